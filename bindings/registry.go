@@ -1,0 +1,144 @@
+package bindings
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.starlark.net/starlark"
+)
+
+// MainPort names the port given to run(port=...).
+const MainPort = "main"
+
+// URLHandler is one urlHandler registration.
+type URLHandler struct {
+	Path     string   // normalised: no trailing slash, "/" for the root
+	IsPrefix bool     // also matches Path/<anything> on whole segments
+	Ports    []string // port names; MainPort when none were given
+	Methods  []string // upper-case; nil means every method
+	Fn       starlark.Callable
+	Where    string // file:line of the registration
+}
+
+// APIFunction is one apiFunction registration.
+type APIFunction struct {
+	Name         string // "fn" or "namespace.fn"
+	Fn           starlark.Callable
+	ReturnBinary bool
+	ArgTypes     map[string]starlark.Value // parameter name -> converter
+	Ports        []string
+	Where        string
+}
+
+// Registry holds what one generation of a script registered. It is filled
+// while the top level runs (one goroutine) and read-only once frozen.
+type Registry struct {
+	Handlers []*URLHandler
+	API      []*APIFunction
+	Run      *RunConfig // the run() call, nil if the script made none
+
+	frozen string // why registration is closed, "" while open
+}
+
+// Freeze closes the registry: later registrations fail with reason.
+func (reg *Registry) Freeze(reason string) {
+	if reg.frozen == "" {
+		reg.frozen = reason
+	}
+}
+
+func (reg *Registry) checkOpen(fn string) error {
+	if reg.frozen != "" {
+		return fmt.Errorf("%s: cannot register: %s", fn, reg.frozen)
+	}
+	return nil
+}
+
+// AddHandler registers h, replacing an earlier handler on the same path and ports.
+func (reg *Registry) AddHandler(h *URLHandler) {
+	for i, old := range reg.Handlers {
+		if old.Path == h.Path && slices.Equal(old.Ports, h.Ports) {
+			reg.Handlers[i] = h
+			return
+		}
+	}
+	reg.Handlers = append(reg.Handlers, h)
+}
+
+// AddAPI registers f, replacing an earlier function of the same name.
+func (reg *Registry) AddAPI(f *APIFunction) {
+	for i, old := range reg.API {
+		if old.Name == f.Name {
+			reg.API[i] = f
+			return
+		}
+	}
+	reg.API = append(reg.API, f)
+}
+
+// LookupAPI returns the API function called name.
+func (reg *Registry) LookupAPI(name string) *APIFunction {
+	for _, f := range reg.API {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// NormalizePath checks a registered path and strips its trailing slashes:
+// "/a/" and "/a" are one route.
+func NormalizePath(fn, path string) (string, error) {
+	if !strings.HasPrefix(path, "/") {
+		return "", fmt.Errorf("%s: path must start with \"/\", got %q", fn, path)
+	}
+	if strings.ContainsAny(path, "{}*?#") {
+		return "", fmt.Errorf("%s: path %q: '{', '}', '*', '?' and '#' are not allowed (paths are exact or prefix, without patterns)", fn, path)
+	}
+	if strings.Contains(path, "//") {
+		return "", fmt.Errorf("%s: path %q has an empty segment", fn, path)
+	}
+	if p := strings.TrimRight(path, "/"); p != "" {
+		return p, nil
+	}
+	return "/", nil
+}
+
+// portNames converts a ports=[...] argument (names or numbers) to names.
+func portNames(fn string, v starlark.Value) ([]string, error) {
+	if v == nil || v == starlark.None {
+		return []string{MainPort}, nil
+	}
+	iter, ok := v.(starlark.Iterable)
+	if !ok {
+		return nil, fmt.Errorf("%s: ports: got %s, want list of port names or numbers", fn, v.Type())
+	}
+	var names []string
+	it := iter.Iterate()
+	defer it.Done()
+	var x starlark.Value
+	for it.Next(&x) {
+		switch x := x.(type) {
+		case starlark.String:
+			if x == "" {
+				names = append(names, MainPort)
+			} else {
+				names = append(names, string(x))
+			}
+		case starlark.Int:
+			n, ok := x.Int64()
+			if !ok || n < 0 || n > 65535 {
+				return nil, fmt.Errorf("%s: ports: %s is not a port number", fn, x)
+			}
+			names = append(names, fmt.Sprint(n))
+		default:
+			return nil, fmt.Errorf("%s: ports: got %s element, want str or int", fn, x.Type())
+		}
+	}
+	if len(names) == 0 {
+		return []string{MainPort}, nil
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}

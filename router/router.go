@@ -1,0 +1,68 @@
+// Package router turns declarative routes into an http.Handler: a fresh
+// chi.Mux per call to Build.
+//
+// Rules (Houdini's): trailing slashes never matter; an exact route beats a
+// prefix route on the same path; a prefix route matches its path and
+// everything below it on whole segments ("/tool" matches "/tool/x", not
+// "/toolbox"); among prefixes the longest wins; among routes of the same
+// kind on the same path, the later entry wins. The package never imports
+// the runtime: each Route carries the handler the runtime built for it.
+package router
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Route is one entry of the table.
+type Route struct {
+	Path     string // starts with "/"; trailing slashes are ignored
+	IsPrefix bool
+	Handler  http.Handler
+}
+
+// Build returns a handler for routes; requests that match none go to
+// notFound. The result is safe for concurrent use; it never changes.
+func Build(routes []Route, notFound http.Handler) http.Handler {
+	type slot struct {
+		h     http.Handler
+		exact bool
+	}
+	patterns := map[string]slot{}
+	set := func(pattern string, h http.Handler, exact bool) {
+		if old, ok := patterns[pattern]; ok && old.exact && !exact {
+			return // exact beats prefix
+		}
+		patterns[pattern] = slot{h, exact}
+	}
+	for _, r := range routes {
+		p := strings.TrimRight(r.Path, "/")
+		if p == "" { // the root
+			set("/", r.Handler, !r.IsPrefix)
+			if r.IsPrefix {
+				set("/*", r.Handler, false)
+			}
+			continue
+		}
+		set(p, r.Handler, !r.IsPrefix)
+		set(p+"/", r.Handler, !r.IsPrefix)
+		if r.IsPrefix {
+			set(p+"/*", r.Handler, false)
+		}
+	}
+	keys := make([]string, 0, len(patterns))
+	for k := range patterns {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	mux := chi.NewMux()
+	for _, k := range keys {
+		mux.Handle(k, patterns[k].h)
+	}
+	mux.NotFound(notFound.ServeHTTP)
+	mux.MethodNotAllowed(notFound.ServeHTTP)
+	return mux
+}

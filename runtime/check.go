@@ -1,0 +1,85 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"go.starlark.net/starlark"
+)
+
+// Describe writes what the loaded script registered: its routes, its API
+// functions with their parameters, and its run() call.
+func (s *Server) Describe(w io.Writer) {
+	g := s.current.Load()
+	if g == nil {
+		return
+	}
+	reg := g.reg
+	fmt.Fprintf(w, "%s: %d URL handler(s), %d API function(s)\n", s.opts.Script, len(reg.Handlers), len(reg.API))
+	if len(reg.Handlers) > 0 {
+		fmt.Fprintln(w, "Routes:")
+		for _, h := range reg.Handlers {
+			path := h.Path
+			if h.IsPrefix {
+				path = strings.TrimRight(path, "/") + "/..."
+			}
+			var extra []string
+			if h.Methods != nil {
+				extra = append(extra, "methods="+strings.Join(h.Methods, ","))
+			}
+			if len(h.Ports) != 1 || h.Ports[0] != bindings.MainPort {
+				extra = append(extra, "ports="+strings.Join(h.Ports, ","))
+			}
+			fmt.Fprintf(w, "  %-28s %-20s %s %s\n", path, h.Fn.Name(), h.Where, strings.Join(extra, " "))
+		}
+	}
+	if len(reg.API) > 0 {
+		fmt.Fprintln(w, "API functions (POST /api):")
+		for _, f := range reg.API {
+			fmt.Fprintf(w, "  %-28s %s\n", f.Name+signature(f.Fn), f.Where)
+		}
+	}
+	if reg.Run != nil {
+		fmt.Fprintf(w, "run(): port %d, debug %v, max_num_threads %d\n", reg.Run.Port, reg.Run.Debug, reg.Run.MaxNumThreads)
+	} else {
+		fmt.Fprintln(w, "run(): not called; the CLI starts the server")
+	}
+}
+
+// signature renders "(x, y, z=1)" for a Starlark function, without the
+// request parameter that API functions receive first.
+func signature(c starlark.Callable) string {
+	fn, ok := c.(*starlark.Function)
+	if !ok {
+		return "(...)"
+	}
+	var params []string
+	n := fn.NumParams()
+	for i := 0; i < n; i++ {
+		name, _ := fn.Param(i)
+		if i == 0 {
+			continue // request
+		}
+		switch {
+		case fn.HasVarargs() && i == n-1-boolInt(fn.HasKwargs()):
+			name = "*" + name
+		case fn.HasKwargs() && i == n-1:
+			name = "**" + name
+		default:
+			if d := fn.ParamDefault(i); d != nil {
+				name += "=" + d.String()
+			}
+		}
+		params = append(params, name)
+	}
+	return "(" + strings.Join(params, ", ") + ")"
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,138 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/router"
+	"go.starlark.net/starlark"
+)
+
+// generation is one execution of the script: what it registered and the
+// handlers built from that, per port. A request runs entirely on the
+// generation it started on.
+type generation struct {
+	id       uint64
+	reg      *bindings.Registry
+	loader   *loader
+	handlers map[string]http.Handler // by listener name
+	inflight atomic.Int64            // requests using this generation
+}
+
+// loadGeneration executes the script into a new generation. On the first
+// load, a run() call in the script starts the server from inside this call.
+func (s *Server) loadGeneration(ctx context.Context, reload bool) (*generation, error) {
+	gen := &generation{id: s.genSeq.Add(1), reg: &bindings.Registry{}}
+	h := &host{s: s, gen: gen, reload: reload, detach: func() bool { return false }}
+	pre := bindings.Predeclared(bindings.NewModule(gen.reg, h))
+	for k, v := range s.opts.Predeclared {
+		pre[k] = v
+	}
+	callState := &bindings.CallState{Ctx: ctx}
+	prepare := func(t *starlark.Thread) { bindings.SetCallState(t, callState) }
+	gen.loader = newLoader(pre, s.print, prepare)
+	thread := &starlark.Thread{Name: "main", Load: gen.loader.load, Print: s.print}
+	prepare(thread)
+	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
+	defer stop()
+	h.detach = stop
+	if _, err := gen.loader.execMain(thread, s.opts.Script); err != nil {
+		return gen, err
+	}
+	return gen, nil
+}
+
+// print implements Starlark's print(): a log line prefixed with the place.
+func (s *Server) print(thread *starlark.Thread, msg string) {
+	where := ""
+	if thread.CallStackDepth() > 1 {
+		pos := thread.CallFrame(1).Pos
+		where = fmt.Sprintf("%s:%d: ", pos.Filename(), pos.Line)
+	}
+	s.log.Info(where + msg)
+}
+
+// sourceLine gives backtraces their source lines.
+func (g *generation) sourceLine(file string, line int) string {
+	if g.loader == nil {
+		return ""
+	}
+	return g.loader.sourceLine(file, line)
+}
+
+// onPort reports whether a registration for ports serves listener l.
+func onPort(ports []string, l *listener) bool {
+	for _, p := range ports {
+		if p == l.name || p == strconv.Itoa(l.configured) || p == strconv.Itoa(l.port) {
+			return true
+		}
+	}
+	return false
+}
+
+// build makes the per-port handlers of gen.
+func (g *generation) build(s *Server) {
+	g.handlers = make(map[string]http.Handler, len(s.listeners))
+	for _, l := range s.listeners {
+		var routes []router.Route
+		if r, ok := s.apiRoute(g, l); ok {
+			routes = append(routes, r)
+		}
+		for _, h := range g.reg.Handlers {
+			if onPort(h.Ports, l) {
+				routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: s.urlHandler(g, h, l)})
+			}
+		}
+		g.handlers[l.name] = router.Build(routes, s.notFoundHandler(g, l))
+	}
+}
+
+// routeList describes the routes of listener l, for the debug 404 page.
+func (g *generation) routeList(l *listener) string {
+	var lines []string
+	for _, h := range g.reg.Handlers {
+		if !onPort(h.Ports, l) {
+			continue
+		}
+		p := h.Path
+		if h.IsPrefix {
+			p = strings.TrimRight(p, "/") + "/..."
+		}
+		extra := ""
+		if h.Methods != nil {
+			extra = " [" + strings.Join(h.Methods, ", ") + "]"
+		}
+		lines = append(lines, fmt.Sprintf("  %-30s %s%s", p, h.Where, extra))
+	}
+	for _, f := range g.reg.API {
+		if onPort(f.Ports, l) {
+			lines = append(lines, fmt.Sprintf("  %-30s %s", "POST /api "+f.Name, f.Where))
+		}
+	}
+	sort.Strings(lines)
+	if len(lines) == 0 {
+		return "No routes are registered on this port."
+	}
+	return "Routes on this port:\n" + strings.Join(lines, "\n")
+}
+
+// portHandler is the root handler of listener l: it pins the current
+// generation for the whole request.
+func (s *Server) portHandler(l *listener) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gen := s.current.Load()
+		gen.inflight.Add(1)
+		defer gen.inflight.Add(-1)
+		if s.opts.Level.Level() <= LevelAccess {
+			s.serveLogged(w, r, gen.handlers[l.name])
+			return
+		}
+		gen.handlers[l.name].ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// GIL is the global interpreter lock: one Starlark execution at a time, as
+// Python's GIL and Houdini's global lock make it. Waiters are served in
+// arrival order and Release hands the lock straight to the next waiter, so
+// a handler that yields at its switch interval cannot take the lock back
+// before the others had their turn. Safe for concurrent use.
+type GIL struct {
+	mu      sync.Mutex
+	held    bool
+	waiters []chan struct{}
+	nwait   atomic.Int32 // len(waiters), readable without mu
+
+	// Waits counts acquisitions that had to wait; WaitTime sums the waits.
+	Waits    atomic.Int64
+	WaitTime atomic.Int64 // nanoseconds
+}
+
+// Acquire takes the lock, or fails when ctx is done first.
+func (g *GIL) Acquire(ctx context.Context) error {
+	g.mu.Lock()
+	if !g.held {
+		g.held = true
+		g.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	g.waiters = append(g.waiters, ch)
+	g.nwait.Store(int32(len(g.waiters)))
+	g.mu.Unlock()
+	start := time.Now()
+	defer func() {
+		g.Waits.Add(1)
+		g.WaitTime.Add(int64(time.Since(start)))
+	}()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		g.mu.Lock()
+		for i, w := range g.waiters {
+			if w == ch {
+				g.waiters = append(g.waiters[:i], g.waiters[i+1:]...)
+				g.nwait.Store(int32(len(g.waiters)))
+				g.mu.Unlock()
+				return ctx.Err()
+			}
+		}
+		g.mu.Unlock()
+		// The lock was handed to us as we gave up: pass it on.
+		<-ch
+		g.Release()
+		return ctx.Err()
+	}
+}
+
+// Release gives the lock to the longest waiter, or frees it.
+func (g *GIL) Release() {
+	g.mu.Lock()
+	if len(g.waiters) > 0 {
+		next := g.waiters[0]
+		g.waiters = g.waiters[1:]
+		g.nwait.Store(int32(len(g.waiters)))
+		g.mu.Unlock()
+		close(next) // ownership passes; held stays true
+		return
+	}
+	g.held = false
+	g.mu.Unlock()
+}
+
+// Contended reports whether anyone waits for the lock.
+func (g *GIL) Contended() bool { return g.nwait.Load() > 0 }
+
+// gilHandle is one call's view of the GIL: it remembers whether the call
+// holds it, so a failed re-acquire is never followed by a second release.
+type gilHandle struct {
+	gil  *GIL
+	held bool
+	// since is when the lock was last taken, for the switch interval.
+	since time.Time
+}
+
+func (h *gilHandle) Acquire(ctx context.Context) error {
+	if h.held {
+		return nil
+	}
+	if err := h.gil.Acquire(ctx); err != nil {
+		return err
+	}
+	h.held = true
+	h.since = time.Now()
+	return nil
+}
+
+func (h *gilHandle) Release() {
+	if h.held {
+		h.held = false
+		h.gil.Release()
+	}
+}
+
+// yield lets waiting handlers run: it releases the lock and queues for it again.
+func (h *gilHandle) yield(ctx context.Context) error {
+	if !h.held || !h.gil.Contended() {
+		return nil
+	}
+	h.Release()
+	return h.Acquire(ctx)
+}

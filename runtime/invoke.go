@@ -1,0 +1,209 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"go.starlark.net/starlark"
+)
+
+// The switch interval: every switchCheckSteps execution steps a running
+// handler checks whether it has held the GIL for switchInterval while
+// others wait, and if so lets them run (Python's sys.setswitchinterval).
+const (
+	switchCheckSteps = 10_000
+	switchInterval   = 5 * time.Millisecond
+)
+
+var errRequestTimeout = errors.New("request timeout")
+
+// Failure is a call that did not produce a Response: what the client gets
+// and what the log gets.
+type Failure struct {
+	Status  int
+	Message string // client-facing
+	Detail  string // backtrace, shown to clients in debug mode only
+	Body    []byte // a ready JSON body ({"error": ...}), overrides Message
+	Quiet   bool   // the client is gone: write nothing
+	Log     string // logged at error level when non-empty
+}
+
+func (f *Failure) Error() string { return f.Message }
+
+// urlHandler returns the handler of one urlHandler registration.
+func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener) http.Handler {
+	var allow string
+	if h.Methods != nil {
+		methods := slices.Clone(h.Methods)
+		if slices.Contains(methods, "GET") && !slices.Contains(methods, "HEAD") {
+			methods = append(methods, "HEAD")
+		}
+		h = &bindings.URLHandler{Path: h.Path, IsPrefix: h.IsPrefix, Ports: h.Ports, Methods: methods, Fn: h.Fn, Where: h.Where}
+		allow = strings.Join(methods, ", ")
+	}
+	name := h.Fn.Name()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRouteName(w, name)
+		if h.Methods != nil && !slices.Contains(h.Methods, r.Method) {
+			w.Header().Set("Allow", allow)
+			s.writeFailure(w, r, gen, &Failure{Status: http.StatusMethodNotAllowed,
+				Message: fmt.Sprintf("Method Not Allowed: %s %s accepts %s", r.Method, r.URL.Path, allow)})
+			return
+		}
+		req, temps, fail := s.readRequest(w, r, l)
+		defer temps.RemoveAll()
+		if fail != nil {
+			s.writeFailure(w, r, gen, fail)
+			return
+		}
+		var resp *bindings.Response
+		fail = s.call(r, gen, name, h.Fn, starlark.Tuple{req}, nil, func(v starlark.Value) *Failure {
+			switch v := v.(type) {
+			case *bindings.Response:
+				resp = v
+			case starlark.String:
+				resp = bindings.NewTextResponse(http.StatusOK, "text/html", string(v))
+			default:
+				msg := fmt.Sprintf("handler %s for %s returned %s, want hwebserver.Response or str", name, h.Path, v.Type())
+				return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
+			}
+			return nil
+		})
+		if fail != nil {
+			s.writeFailure(w, r, gen, fail)
+			return
+		}
+		s.writeResponse(w, r, resp)
+	})
+}
+
+// callLimits tracks one call against its step budget and switch interval.
+type callLimits struct {
+	s        *Server
+	ctx      context.Context
+	lock     *gilHandle
+	maxSteps uint64
+	overrun  bool // the step budget was exceeded
+}
+
+func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
+	steps := thread.ExecutionSteps()
+	if c.maxSteps > 0 && steps >= c.maxSteps {
+		c.overrun = true
+		thread.Cancel(fmt.Sprintf("the handler exceeded its budget of %d execution steps", c.maxSteps))
+		return
+	}
+	next := steps + switchCheckSteps
+	if c.maxSteps > 0 && next > c.maxSteps {
+		next = c.maxSteps
+	}
+	thread.SetMaxExecutionSteps(next)
+	if c.lock.gil.Contended() && time.Since(c.lock.since) >= switchInterval {
+		if c.s.opts.Level.Level() <= LevelDetail {
+			c.s.log.Log(c.ctx, LevelDetail, "GIL switch", "thread", thread.Name, "steps", steps)
+		}
+		// On failure the context is done and the thread is being cancelled.
+		_ = c.lock.yield(c.ctx)
+	}
+}
+
+// call runs fn(*args, **kwargs) for a request: admission to the pool, the
+// GIL, a fresh thread whose cancellation follows the request, and the
+// request limits. done converts the result while the GIL is still held.
+func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) *Failure) *Failure {
+	ctx := r.Context()
+	if err := s.pool.Acquire(ctx); err != nil {
+		return s.admissionFailure(ctx, err)
+	}
+	defer s.pool.Release()
+	if s.opts.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.RequestTimeout, errRequestTimeout)
+		defer cancel()
+	}
+	lock := &gilHandle{gil: &s.gil}
+	if err := lock.Acquire(ctx); err != nil {
+		return s.cancelFailure(ctx, nil)
+	}
+	defer lock.Release()
+
+	thread := &starlark.Thread{Name: name, Print: s.print}
+	bindings.SetCallState(thread, &bindings.CallState{Ctx: ctx, Lock: lock})
+	lim := &callLimits{s: s, ctx: ctx, lock: lock, maxSteps: s.opts.MaxSteps}
+	thread.OnMaxSteps = lim.onMaxSteps
+	first := uint64(switchCheckSteps)
+	if lim.maxSteps > 0 && lim.maxSteps < first {
+		first = lim.maxSteps
+	}
+	thread.SetMaxExecutionSteps(first)
+	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	defer stop()
+
+	v, err := starlark.Call(thread, fn, args, kwargs)
+	if err == nil {
+		return done(v)
+	}
+	if lim.overrun {
+		return &Failure{Status: http.StatusServiceUnavailable,
+			Message: fmt.Sprintf("Service Unavailable: the handler exceeded its budget of %d execution steps (--max-steps)", lim.maxSteps),
+			Log:     fmt.Sprintf("%s: step budget of %d exceeded", name, lim.maxSteps)}
+	}
+	if ctx.Err() != nil {
+		return s.cancelFailure(ctx, err)
+	}
+	return s.scriptFailure(gen, name, err)
+}
+
+// scriptFailure maps an error from Starlark to a status.
+func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure {
+	var httpErr *bindings.HTTPError
+	if errors.As(err, &httpErr) {
+		return &Failure{Status: httpErr.Status, Message: httpErr.Message}
+	}
+	var apiErr *bindings.APIError
+	if errors.As(err, &apiErr) {
+		body, jerr := encodeJSON(map[string]starlark.Value{"error": apiErr.Message})
+		if jerr != nil {
+			body, _ = encodeJSON(map[string]starlark.Value{"error": starlark.String(apiErr.Message.String())})
+		}
+		return &Failure{Status: http.StatusUnprocessableEntity, Message: apiErrorText(apiErr), Body: body}
+	}
+	bt := Backtrace(err, gen.sourceLine)
+	return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: bt,
+		Log: fmt.Sprintf("%s failed: %s", name, FormatError(err)) + "\n" + bt}
+}
+
+func apiErrorText(e *bindings.APIError) string {
+	if s, ok := e.Message.(starlark.String); ok {
+		return string(s)
+	}
+	return e.Message.String()
+}
+
+// admissionFailure is the 503 for a request the pool would not take.
+func (s *Server) admissionFailure(ctx context.Context, err error) *Failure {
+	if ctx.Err() != nil {
+		return s.cancelFailure(ctx, nil)
+	}
+	s.log.Warn("request refused", "reason", err.Error(), "waiting", s.pool.Waiting())
+	return &Failure{Status: http.StatusServiceUnavailable, Message: "Service Unavailable: " + err.Error()}
+}
+
+// cancelFailure explains a call stopped by its context.
+func (s *Server) cancelFailure(ctx context.Context, err error) *Failure {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errRequestTimeout):
+		msg := fmt.Sprintf("Service Unavailable: the handler exceeded the request timeout of %s (--request-timeout)", s.opts.RequestTimeout)
+		return &Failure{Status: http.StatusServiceUnavailable, Message: msg, Log: msg}
+	case errors.Is(cause, errShuttingDown):
+		return &Failure{Status: http.StatusServiceUnavailable, Message: "Service Unavailable: the server is shutting down"}
+	default:
+		return &Failure{Status: 499, Message: "client disconnected", Quiet: true}
+	}
+}

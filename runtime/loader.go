@@ -1,0 +1,148 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.starlark.net/starlark"
+)
+
+// loadedFile is one file executed for a generation.
+type loadedFile struct {
+	display string // the name used in messages, e.g. "app.star" or "lib/util.star"
+	abs     string
+	src     []byte
+	globals starlark.StringDict
+	err     error
+	done    bool
+}
+
+// loader executes a script and the files it load()s for one generation.
+// Each file runs once; a file that loads itself, directly or not, is an
+// error naming the cycle. Not safe for concurrent use: a load runs on one
+// goroutine.
+type loader struct {
+	predeclared starlark.StringDict // without __name__
+	print       func(thread *starlark.Thread, msg string)
+	files       map[string]*loadedFile // by absolute path
+	order       []*loadedFile          // in the order they were first loaded
+	stack       []*loadedFile          // files being executed, outermost first
+	prepare     func(thread *starlark.Thread)
+}
+
+const fileKey = "hwebserver.file"
+
+func newLoader(predeclared starlark.StringDict, print func(*starlark.Thread, string), prepare func(*starlark.Thread)) *loader {
+	return &loader{predeclared: predeclared, print: print, files: map[string]*loadedFile{}, prepare: prepare}
+}
+
+// execMain runs the main script as __main__ on thread.
+func (l *loader) execMain(thread *starlark.Thread, path string) (starlark.StringDict, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return l.exec(thread, path, abs, "__main__")
+}
+
+func (l *loader) exec(thread *starlark.Thread, display, abs, name string) (starlark.StringDict, error) {
+	if f, ok := l.files[abs]; ok {
+		if !f.done {
+			return nil, l.cycleError(f)
+		}
+		return f.globals, f.err
+	}
+	f := &loadedFile{display: display, abs: abs}
+	l.files[abs] = f
+	l.order = append(l.order, f)
+	l.stack = append(l.stack, f)
+	defer func() { l.stack = l.stack[:len(l.stack)-1]; f.done = true }()
+
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		f.err = fmt.Errorf("cannot read %s: %w", display, unwrapPathError(err))
+		return nil, f.err
+	}
+	f.src = src
+	file, err := ParseScript(display, src)
+	if err != nil {
+		f.err = err
+		return nil, err
+	}
+	pre := make(starlark.StringDict, len(l.predeclared)+1)
+	for k, v := range l.predeclared {
+		pre[k] = v
+	}
+	pre["__name__"] = starlark.String(name)
+	prog, err := starlark.FileProgram(file, pre.Has)
+	if err != nil {
+		f.err = err
+		return nil, err
+	}
+	thread.SetLocal(fileKey, f)
+	f.globals, f.err = prog.Init(thread, pre)
+	return f.globals, f.err
+}
+
+// load implements Thread.Load: module paths resolve against the directory
+// of the loading file, and each module runs on a thread of its own.
+func (l *loader) load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
+	from, _ := thread.Local(fileKey).(*loadedFile)
+	if from == nil {
+		return nil, errors.New("load is only allowed while a script loads")
+	}
+	if module == "" || strings.HasPrefix(module, "@") || strings.Contains(module, ":") {
+		return nil, fmt.Errorf("load: module %q: want a path to a .star file relative to %s", module, from.display)
+	}
+	display := module
+	abs := module
+	if !filepath.IsAbs(module) {
+		display = filepath.Join(filepath.Dir(from.display), module)
+		abs = filepath.Join(filepath.Dir(from.abs), module)
+	}
+	abs = filepath.Clean(abs)
+	child := &starlark.Thread{Name: "load " + display, Load: l.load, Print: l.print}
+	if l.prepare != nil {
+		l.prepare(child)
+	}
+	return l.exec(child, display, abs, display)
+}
+
+func (l *loader) cycleError(f *loadedFile) error {
+	var names []string
+	for i, s := range l.stack {
+		if s == f {
+			for _, c := range l.stack[i:] {
+				names = append(names, c.display)
+			}
+			break
+		}
+	}
+	names = append(names, f.display)
+	return fmt.Errorf("load cycle: %s", strings.Join(names, " -> "))
+}
+
+// unwrapPathError drops the *PathError wrapper, whose path is already named.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// source returns line n (1-based) of the file displayed as name, if loaded.
+func (l *loader) sourceLine(name string, n int) string {
+	for _, f := range l.order {
+		if f.display == name && f.src != nil {
+			lines := strings.Split(string(f.src), "\n")
+			if n >= 1 && n <= len(lines) {
+				return strings.TrimSpace(lines[n-1])
+			}
+		}
+	}
+	return ""
+}

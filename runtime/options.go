@@ -1,0 +1,110 @@
+package runtime
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"go.starlark.net/starlark"
+)
+
+// Options configure a Server. The zero value of each field means its default.
+type Options struct {
+	// Script is the path of the main script.
+	Script string
+	// CLI holds the run() parameters typed on the command line; CLI.Given
+	// names them. A parameter the operator typed overrides the script's.
+	CLI *bindings.RunConfig
+	// Address is the bind address; "" means 127.0.0.1.
+	Address string
+	// Backlog bounds the requests waiting for a worker; QueueTimeout bounds
+	// how long one waits. Both answer 503 with Retry-After when exceeded.
+	Backlog      int
+	QueueTimeout time.Duration
+	// MaxSteps and RequestTimeout limit one handler call (0: no limit).
+	MaxSteps       uint64
+	RequestTimeout time.Duration
+	// ShutdownGrace bounds how long open requests may run after a stop.
+	ShutdownGrace time.Duration
+	// Check records run() without binding anything (hwebserver check).
+	Check bool
+	// Stdout receives the URLs the server listens on.
+	Stdout io.Writer
+	// Logger and Level: the log and its adjustable minimum level.
+	Logger *slog.Logger
+	Level  *slog.LevelVar
+	// Predeclared adds names to every script (tests use it for probes).
+	Predeclared starlark.StringDict
+}
+
+// Defaults for Options fields left zero.
+const (
+	DefaultBacklog       = 1024
+	DefaultQueueTimeout  = 30 * time.Second
+	DefaultShutdownGrace = 10 * time.Second
+	DefaultAddress       = "127.0.0.1"
+)
+
+func (o *Options) setDefaults() {
+	if o.CLI == nil {
+		o.CLI = bindings.DefaultRunConfig()
+	}
+	if o.Backlog <= 0 {
+		o.Backlog = DefaultBacklog
+	}
+	if o.QueueTimeout <= 0 {
+		o.QueueTimeout = DefaultQueueTimeout
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Level == nil {
+		o.Level = new(slog.LevelVar)
+	}
+	if o.Logger == nil {
+		o.Logger = NewLogger(io.Discard, o.Level)
+	}
+}
+
+// mergeRun applies the operator's flags over the script's run() arguments.
+func mergeRun(script, cli *bindings.RunConfig) *bindings.RunConfig {
+	eff := *script
+	eff.Given = map[string]bool{}
+	for k := range script.Given {
+		eff.Given[k] = true
+	}
+	for name := range cli.Given {
+		eff.Given[name] = true
+		switch name {
+		case "port":
+			eff.Port = cli.Port
+		case "debug":
+			eff.Debug = cli.Debug
+		case "max_num_threads":
+			eff.MaxNumThreads = cli.MaxNumThreads
+		case "in_background":
+			eff.InBackground = cli.InBackground
+		case "reload_source_changes":
+			eff.ReloadSourceChanges = cli.ReloadSourceChanges
+		case "max_in_memory_file_upload_size":
+			eff.MaxInMemoryFileUploadSize = cli.MaxInMemoryFileUploadSize
+		case "max_request_size":
+			eff.MaxRequestSize = cli.MaxRequestSize
+		case "settings":
+			eff.Settings = cli.Settings
+		case "ports":
+			eff.Ports = cli.Ports
+		case "verbosity":
+			eff.Verbosity = cli.Verbosity
+		case "up_to_port":
+			eff.UpToPort = cli.UpToPort
+		case "use_free_port_on_failure":
+			eff.UseFreePortOnFailure = cli.UseFreePortOnFailure
+		}
+	}
+	return &eff
+}

@@ -1,0 +1,64 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// ErrBacklogFull and ErrQueueTimeout are the two ways admission fails; both
+// answer 503 with Retry-After.
+var (
+	ErrBacklogFull  = errors.New("server busy: the request backlog is full")
+	ErrQueueTimeout = errors.New("server busy: timed out waiting for a worker")
+)
+
+// Pool admits at most Size Starlark executions at once. Requests beyond
+// that wait, on their own goroutine, in a backlog of at most Backlog; a
+// request that finds the backlog full, or waits longer than Wait, is
+// refused. Safe for concurrent use.
+type Pool struct {
+	slots   chan struct{}
+	backlog int64
+	wait    time.Duration
+	waiting atomic.Int64
+}
+
+// NewPool returns a pool of size slots with the given backlog and wait limit.
+func NewPool(size, backlog int, wait time.Duration) *Pool {
+	return &Pool{slots: make(chan struct{}, size), backlog: int64(backlog), wait: wait}
+}
+
+// Acquire takes a slot. The caller must Release it when done.
+func (p *Pool) Acquire(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if p.waiting.Add(1) > p.backlog {
+		p.waiting.Add(-1)
+		return ErrBacklogFull
+	}
+	defer p.waiting.Add(-1)
+	timer := time.NewTimer(p.wait)
+	defer timer.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-timer.C:
+		return ErrQueueTimeout
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Release returns a slot.
+func (p *Pool) Release() { <-p.slots }
+
+// Waiting is the number of requests in the backlog.
+func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
+
+// Size is the number of slots.
+func (p *Pool) Size() int { return cap(p.slots) }

@@ -1,0 +1,202 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"go.starlark.net/lib/json"
+	"go.starlark.net/starlark"
+)
+
+// writeResponse sends resp. It runs without the GIL: resp is no longer
+// touched by Starlark once the handler returned it.
+func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bindings.Response) {
+	h := w.Header()
+	for k, vs := range resp.Header() {
+		h[k] = vs
+	}
+	if path, del := resp.File(); path != "" {
+		s.serveFile(w, r, resp, path, del)
+		return
+	}
+	body := resp.BodyBytes()
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(resp.StatusCode())
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// serveFile streams a file response: Range and conditional requests for a
+// 200, a plain copy for any other status. The file is removed afterwards
+// when the response asks for it.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, resp *bindings.Response, path string, del bool) {
+	if del {
+		defer os.Remove(path)
+	}
+	f, err := os.Open(path)
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+		if err == nil && fi.IsDir() {
+			err = errors.New("is a directory")
+		}
+		defer f.Close()
+	}
+	if err != nil {
+		s.log.Warn("file response: cannot send file", "path", path, "err", err)
+		for k := range resp.Header() {
+			w.Header().Del(k)
+		}
+		s.writeResponse(w, r, bindings.NotFound(r, ""))
+		return
+	}
+	if resp.StatusCode() == http.StatusOK {
+		http.ServeContent(w, r, filepath.Base(path), fi.ModTime(), f)
+		return
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
+	w.WriteHeader(resp.StatusCode())
+	if r.Method != http.MethodHead {
+		io.Copy(w, f)
+	}
+}
+
+// writeFailure sends the error page of f: JSON or HTML by the request's
+// Accept header, with the backtrace only in debug mode.
+func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, gen *generation, f *Failure) {
+	if f.Log != "" {
+		s.log.Error(f.Log)
+	}
+	if f.Quiet {
+		s.log.Log(r.Context(), LevelDetail, "request ended early", "path", r.URL.Path, "reason", f.Message)
+		return
+	}
+	if f.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if f.Body != nil && bindings.AcceptsJSON(r) {
+		s.writeResponse(w, r, bindings.NewResponse(f.Status, "application/json", f.Body))
+		return
+	}
+	detail := ""
+	if s.debug.Load() {
+		detail = f.Detail
+	}
+	s.writeResponse(w, r, bindings.ErrorResponse(r, f.Message, f.Status, true, detail))
+}
+
+// notFoundHandler answers requests no route matches; in debug mode the
+// page lists the routes of the port, as Django's does.
+func (s *Server) notFoundHandler(gen *generation, l *listener) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		detail := ""
+		if s.debug.Load() {
+			detail = gen.routeList(l)
+		}
+		s.writeResponse(w, r, bindings.NotFound(r, detail))
+	})
+}
+
+// encodeJSON encodes a Starlark value with the json module's encoder.
+func encodeJSON(v map[string]starlark.Value) ([]byte, error) {
+	d := starlark.NewDict(len(v))
+	for k, x := range v {
+		_ = d.SetKey(starlark.String(k), x)
+	}
+	return EncodeJSON(d)
+}
+
+// EncodeJSON encodes any JSON-encodable Starlark value.
+func EncodeJSON(v starlark.Value) ([]byte, error) {
+	out, err := starlark.Call(&starlark.Thread{Name: "json"}, json.Module.Members["encode"], starlark.Tuple{v}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(out.(starlark.String)), nil
+}
+
+// accessWriter records what an access-log line needs.
+type accessWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	route  string
+}
+
+func (a *accessWriter) WriteHeader(code int) {
+	if a.status == 0 {
+		a.status = code
+	}
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *accessWriter) Write(p []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	n, err := a.ResponseWriter.Write(p)
+	a.bytes += int64(n)
+	return n, err
+}
+
+func (a *accessWriter) Flush() {
+	if f, ok := a.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// setRouteName tells the access log which handler served the request.
+func setRouteName(w http.ResponseWriter, name string) {
+	if a, ok := w.(*accessWriter); ok {
+		a.route = name
+	}
+}
+
+// serveLogged serves r through h and logs one access line.
+func (s *Server) serveLogged(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	start := time.Now()
+	aw := &accessWriter{ResponseWriter: w}
+	defer func() {
+		route := aw.route
+		if route == "" {
+			route = "-"
+		}
+		s.log.Log(r.Context(), LevelAccess, fmt.Sprintf("%s %s %d %dB %s", r.Method, r.URL.RequestURI(), aw.status, aw.bytes, fmtDuration(time.Since(start))), "handler", route)
+	}()
+	h.ServeHTTP(aw, r)
+}
+
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// recoverPanic turns a panic in a handler into a 500 and a log entry; the
+// GIL and the pool slot are released by the deferred calls on the way up.
+func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	s.log.Error("panic while serving a request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+}

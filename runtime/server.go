@@ -1,0 +1,320 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"go.starlark.net/starlark"
+)
+
+// errShuttingDown is the cancellation cause of calls cut off by a stop.
+var errShuttingDown = errors.New("the server is shutting down")
+
+// listener is one bound port.
+type listener struct {
+	name       string // "main" or the name given in run(ports=...)
+	configured int    // the port asked for
+	port       int    // the port bound
+	ln         net.Listener
+	srv        *http.Server
+}
+
+// Server is one hwebserver process: a script, its generations and its
+// listeners. Create it with New and run it with Main.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	gil  GIL
+	pool *Pool
+
+	cfg       *bindings.RunConfig // effective run() configuration, set by start
+	debug     atomic.Bool
+	current   atomic.Pointer[generation]
+	listeners []*listener
+	started   atomic.Bool
+
+	baseCtx      context.Context // parent of every request context
+	cancelBase   context.CancelCauseFunc
+	stopReq      chan struct{} // closed by requestShutdown()
+	stopOnce     sync.Once
+	shutdownOnce sync.Once
+	serveWG      sync.WaitGroup
+	genSeq       atomic.Uint64
+	ctx          context.Context // Main's context: cancelled by a signal
+}
+
+// New returns a server for opts.
+func New(opts Options) *Server {
+	opts.setDefaults()
+	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{})}
+	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
+	s.debug.Store(opts.CLI.Given["debug"] && opts.CLI.Debug)
+	return s
+}
+
+// Main loads the script and serves until ctx is cancelled (Ctrl+C,
+// SIGTERM) or the script calls requestShutdown(). It returns nil after a
+// clean shutdown and the script's or the listeners' error otherwise.
+func (s *Server) Main(ctx context.Context) error {
+	s.ctx = ctx
+	gen, err := s.loadGeneration(ctx, false)
+	if err != nil {
+		if s.started.Load() {
+			s.shutdown()
+		}
+		return err
+	}
+	if s.opts.Check {
+		s.current.Store(gen)
+		return nil
+	}
+	if !s.started.Load() {
+		// No run() call: the CLI starts the server with its own flags.
+		cfg := mergeRun(bindings.DefaultRunConfig(), s.opts.CLI)
+		if err := s.start(nil, cfg, gen); err != nil {
+			return err
+		}
+		s.waitShutdown()
+		return nil
+	}
+	if s.background() {
+		s.waitShutdown()
+	}
+	return nil
+}
+
+// Registry returns the registry of the generation being served (for
+// `hwebserver check` and tests).
+func (s *Server) Registry() *bindings.Registry {
+	if g := s.current.Load(); g != nil {
+		return g.reg
+	}
+	return nil
+}
+
+// Listeners returns the bound ports by name, in binding order.
+func (s *Server) Listeners() []bindings.NamedPort {
+	out := make([]bindings.NamedPort, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = bindings.NamedPort{Name: l.name, Port: l.port}
+	}
+	return out
+}
+
+func (s *Server) background() bool {
+	return s.cfg != nil && s.cfg.InBackground != nil && *s.cfg.InBackground
+}
+
+// host is the bindings.Host of one generation's load.
+type host struct {
+	s      *Server
+	gen    *generation
+	reload bool
+	// detach stops a signal from cancelling the top level: once the server
+	// runs, a signal means "shut down", and run() returns normally.
+	detach func() bool
+}
+
+func (h *host) DebugMode() bool { return h.s.debug.Load() }
+
+func (h *host) RequestShutdown() {
+	h.s.stopOnce.Do(func() { close(h.s.stopReq) })
+}
+
+func (h *host) Run(thread *starlark.Thread, cfg *bindings.RunConfig) error {
+	s := h.s
+	if s.opts.Check {
+		return nil
+	}
+	eff := mergeRun(cfg, s.opts.CLI)
+	if err := s.start(thread, eff, h.gen); err != nil {
+		return err
+	}
+	if eff.InBackground != nil && *eff.InBackground {
+		return nil
+	}
+	h.detach()
+	s.waitShutdown()
+	return nil
+}
+
+// start binds the listeners for cfg, publishes gen and starts serving.
+func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *generation) error {
+	s.cfg = cfg
+	s.debug.Store(cfg.Debug)
+	level := VerbosityLevel(cfg.Verbosity)
+	if cfg.Debug && level > LevelAccess {
+		level = LevelAccess // debug logs every request
+	}
+	s.opts.Level.Set(level)
+	s.pool = NewPool(cfg.MaxNumThreads, s.opts.Backlog, s.opts.QueueTimeout)
+
+	addr := s.opts.Address
+	if addr == "" {
+		addr = DefaultAddress
+	}
+	if err := s.bind(addr, cfg); err != nil {
+		return err
+	}
+	gen.reg.Freeze("the server is running; register handlers before calling run()")
+	gen.build(s)
+	s.current.Store(gen)
+	if cfg.PortCallback != nil && thread != nil {
+		for _, l := range s.listeners {
+			if _, err := starlark.Call(thread, cfg.PortCallback, starlark.Tuple{starlark.String(l.name), starlark.MakeInt(l.port)}, nil); err != nil {
+				s.closeListeners()
+				return err
+			}
+		}
+	}
+	errLog := log.New(&httpErrorLog{s.log}, "", 0)
+	for _, l := range s.listeners {
+		l.srv = &http.Server{
+			Handler:           s.portHandler(l),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    1 << 20,
+			BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
+			ErrorLog:          errLog,
+		}
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("listener stopped", "port", l.port, "err", err)
+			}
+		}()
+	}
+	s.started.Store(true)
+	mode := ""
+	if cfg.Debug {
+		mode = " (debug)"
+		if ip := net.ParseIP(addr); addr != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			s.log.Warn("debug mode on a non-loopback address: backtraces are shown to every client", "address", addr)
+		}
+	}
+	for _, l := range s.listeners {
+		fmt.Fprintf(s.opts.Stdout, "hwebserver: serving %s on http://%s/ [%s]%s\n", s.opts.Script, net.JoinHostPort(displayHost(addr), strconv.Itoa(l.port)), l.name, mode)
+	}
+	return nil
+}
+
+func displayHost(addr string) string {
+	if addr == "" || addr == "0.0.0.0" || addr == "::" {
+		return "localhost"
+	}
+	return addr
+}
+
+// bind opens the main listener (with the up_to_port and free-port
+// fallbacks) and the extra ones.
+func (s *Server) bind(addr string, cfg *bindings.RunConfig) error {
+	listen := func(p int) (net.Listener, error) {
+		return net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(p)))
+	}
+	ln, err := listen(cfg.Port)
+	if err != nil && cfg.UpToPort > cfg.Port {
+		for p := cfg.Port + 1; p <= cfg.UpToPort && err != nil; p++ {
+			ln, err = listen(p)
+		}
+	}
+	if err != nil && cfg.UseFreePortOnFailure {
+		ln, err = listen(0)
+	}
+	if err != nil {
+		ports := fmt.Sprintf("port %d", cfg.Port)
+		if cfg.UpToPort > cfg.Port {
+			ports = fmt.Sprintf("ports %d-%d", cfg.Port, cfg.UpToPort)
+		}
+		return &bindings.OperationFailed{Message: fmt.Sprintf("cannot listen on %s at %s: %s", ports, addr, bindCause(err))}
+	}
+	main := &listener{name: bindings.MainPort, configured: cfg.Port, port: ln.Addr().(*net.TCPAddr).Port, ln: ln}
+	if main.port != cfg.Port && cfg.Port != 0 {
+		s.log.Info("port taken, using another", "wanted", cfg.Port, "port", main.port)
+	}
+	s.listeners = []*listener{main}
+	for _, np := range cfg.Ports {
+		ln, err := listen(np.Port)
+		if err != nil {
+			s.closeListeners()
+			return &bindings.OperationFailed{Message: fmt.Sprintf("cannot listen on port %d (%q) at %s: %s", np.Port, np.Name, addr, bindCause(err))}
+		}
+		s.listeners = append(s.listeners, &listener{name: np.Name, configured: np.Port, port: ln.Addr().(*net.TCPAddr).Port, ln: ln})
+	}
+	return nil
+}
+
+// bindCause keeps the operating system's words: "address already in use".
+func bindCause(err error) string {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return strings.TrimPrefix(opErr.Err.Error(), "bind: ")
+	}
+	return err.Error()
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
+	s.listeners = nil
+}
+
+// waitShutdown blocks until a signal or requestShutdown(), then stops.
+func (s *Server) waitShutdown() {
+	select {
+	case <-s.ctx.Done():
+	case <-s.stopReq:
+	}
+	s.shutdown()
+}
+
+// shutdown stops accepting, lets open requests finish within the grace
+// period, then cancels whatever still runs.
+func (s *Server) shutdown() {
+	s.shutdownOnce.Do(s.doShutdown)
+}
+
+func (s *Server) doShutdown() {
+	s.log.Info("shutting down", "grace", s.opts.ShutdownGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, l := range s.listeners {
+		if l.srv == nil {
+			l.ln.Close()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.srv.Shutdown(ctx); err != nil {
+				s.cancelBase(errShuttingDown)
+				l.srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	s.cancelBase(errShuttingDown)
+	s.serveWG.Wait()
+}
+
+// httpErrorLog sends net/http's own complaints (bad TLS, panics) to the log.
+type httpErrorLog struct{ log *slog.Logger }
+
+func (w *httpErrorLog) Write(p []byte) (int, error) {
+	w.log.Log(context.Background(), LevelDetail, strings.TrimSpace(string(p)))
+	return len(p), nil
+}
