@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -110,7 +111,7 @@ func newRunFlags(name string, stderr io.Writer) *runFlags {
 	fs.SetOutput(stderr)
 	var maxInMem, maxReq int64
 	fs.IntVar(&f.cli.Port, "port", bindings.DefaultPort, "main `port` to listen on (run's port)")
-	fs.StringVar(&f.opts.Address, "address", runtime.DefaultAddress, "bind `address`; 0.0.0.0 listens on every interface")
+	fs.StringVar(&f.opts.Address, "address", runtime.DefaultAddress, "bind `address`; 0.0.0.0 listens on every interface; when not typed, the settings file's ADDRESS wins")
 	fs.BoolVar(&f.cli.Debug, "debug", false, "debug mode: access log, backtraces in 500 bodies, routes on 404 pages")
 	fs.IntVar(&f.cli.MaxNumThreads, "max-num-threads", bindings.DefaultMaxNumThreads, "worker pool size: Starlark calls admitted at once (`n`)")
 	fs.Int64Var(&maxInMem, "max-in-memory-file-upload-size", bindings.DefaultMaxInMemoryFileUploadSize, "uploads larger than this many `bytes` go to temp files")
@@ -170,6 +171,16 @@ func (f *runFlags) parse(args []string) (script string, err error) {
 			f.cli.Given[p] = true
 		}
 	})
+	typedAddress := false
+	f.fs.Visit(func(fl *flag.Flag) { typedAddress = typedAddress || fl.Name == "address" })
+	if !typedAddress {
+		f.opts.Address = "" // the settings file's ADDRESS, else the default
+	}
+	if f.cli.Settings != "" { // relative to the working directory, as a shell user expects
+		if abs, err := filepath.Abs(f.cli.Settings); err == nil {
+			f.cli.Settings = abs
+		}
+	}
 	if f.reload && f.noReload {
 		verr = errors.New("--reload and --no-reload together")
 	} else if f.reload || f.noReload {
@@ -183,7 +194,7 @@ func (f *runFlags) parse(args []string) (script string, err error) {
 	if f.cli.Port < 0 || f.cli.Port > 65535 {
 		verr = fmt.Errorf("--port must be 0..65535, got %d", f.cli.Port)
 	}
-	if f.cli.UpToPort != 0 && f.cli.UpToPort < f.cli.Port {
+	if f.cli.Given["port"] && f.cli.UpToPort != 0 && f.cli.UpToPort < f.cli.Port {
 		verr = fmt.Errorf("--up-to-port (%d) must be at least --port (%d)", f.cli.UpToPort, f.cli.Port)
 	}
 	if !validVerbosity(f.cli.Verbosity) {
@@ -221,8 +232,11 @@ func cmdRun(args []string, stdout, stderr io.Writer, check bool) int {
 		}
 		return 2
 	}
-	if st, err := os.Stat(script); err != nil || st.IsDir() {
-		fmt.Fprintf(stderr, "hwebserver: cannot read script %s: not a file\n", script)
+	if st, err := os.Stat(script); err != nil {
+		fmt.Fprintf(stderr, "hwebserver: cannot read script %s: %v\n", script, errors.Unwrap(err))
+		return 1
+	} else if st.IsDir() {
+		fmt.Fprintf(stderr, "hwebserver: cannot read script %s: is a directory\n", script)
 		return 1
 	}
 	f.opts.Script = script

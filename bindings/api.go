@@ -18,6 +18,9 @@ func apiFunctionBuiltin(reg *Registry) *starlark.Builtin {
 			"arg_types?", &argTypes, "ports?", &ports); err != nil {
 			return nil, err
 		}
+		if _, ok := namespace.(starlark.Callable); ok {
+			return nil, fmt.Errorf("%s: got %s as namespace; write @hwebserver.apiFunction() with parentheses", b.Name(), namespace.Type())
+		}
 		ns, err := optString(b.Name(), "namespace", namespace)
 		if err != nil {
 			return nil, err
@@ -52,6 +55,9 @@ func apiFunctionBuiltin(reg *Registry) *starlark.Builtin {
 			if err := reg.checkOpen(b.Name()); err != nil {
 				return nil, err
 			}
+			if err := checkAPIParams(b.Name(), fn, types); err != nil {
+				return nil, err
+			}
 			name := fn.Name()
 			if ns != "" {
 				name = ns + "." + name
@@ -60,4 +66,41 @@ func apiFunctionBuiltin(reg *Registry) *starlark.Builtin {
 			return fn, nil
 		}), nil
 	})
+}
+
+// checkAPIParams catches at registration what would fail every call: a
+// function with no parameter for the request, or arg_types naming a
+// parameter the function does not have. Only Starlark functions can be
+// checked; other callables are taken on trust.
+func checkAPIParams(fnName string, c starlark.Callable, types map[string]starlark.Value) error {
+	fn, ok := c.(*starlark.Function)
+	if !ok {
+		return nil
+	}
+	plain := fn.NumParams()
+	if fn.HasVarargs() {
+		plain--
+	}
+	if fn.HasKwargs() {
+		plain--
+	}
+	if plain-fn.NumKwonlyParams() == 0 && !fn.HasVarargs() {
+		return fmt.Errorf("%s: %s takes no positional parameter, want one for the request first: def %s(request, ...)", fnName, fn.Name(), fn.Name())
+	}
+	if fn.HasKwargs() {
+		return nil
+	}
+	for name := range types {
+		found := false
+		for i := range plain {
+			if p, _ := fn.Param(i); p == name {
+				found = i > 0 || plain-fn.NumKwonlyParams() == 0
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("%s: arg_types names %s, which is not a parameter clients can pass to %s", fnName, name, fn.Name())
+		}
+	}
+	return nil
 }

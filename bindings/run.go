@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -63,6 +64,11 @@ func runBuiltin(host Host, reg *Registry) *starlark.Builtin {
 		cfg, err := ParseRunArgs(b.Name(), args, kwargs)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.Settings != "" { // next to the script, not in the working directory
+			if cfg.Settings, err = filepath.Abs(resolvePath(thread, cfg.Settings)); err != nil {
+				return nil, fmt.Errorf("%s: settings: %v", b.Name(), err)
+			}
 		}
 		if reg.Run != nil {
 			return nil, fmt.Errorf("%s: the server is already running (run() was called before)", b.Name())
@@ -254,6 +260,8 @@ func portsArg(fn string, v starlark.Value) ([]NamedPort, error) {
 	}
 	switch v := v.(type) {
 	case starlark.NoneType:
+	case starlark.String, starlark.Bytes:
+		return nil, fmt.Errorf("%s: ports: got %s, want list of ints or dict {name: port}", fn, v.Type())
 	case *starlark.Dict:
 		for _, kv := range v.Items() {
 			name, ok := kv[0].(starlark.String)

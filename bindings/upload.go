@@ -64,6 +64,9 @@ var uploadMethods = map[string]*starlark.Builtin{
 	"temporaryFilePath": starlark.NewBuiltin("temporaryFilePath", uploadGetter(func(f *UploadedFile) starlark.Value { return starlark.String(f.Path) })),
 	"saveToDisk":        starlark.NewBuiltin("saveToDisk", uploadSaveToDisk),
 	"read":              starlark.NewBuiltin("read", uploadRead),
+	// Extensions (upload_ext.go).
+	"sha256": starlark.NewBuiltin("sha256", uploadSHA256),
+	"saveAs": starlark.NewBuiltin("saveAs", uploadSaveAs),
 }
 
 func (f *UploadedFile) Attr(name string) (starlark.Value, error) {

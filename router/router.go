@@ -59,8 +59,20 @@ func Build(routes []Route, notFound http.Handler) http.Handler {
 	}
 	sort.Strings(keys)
 	mux := chi.NewMux()
+	// Route every request as a GET on its decoded path: routes take every
+	// method, and chi would otherwise refuse methods it does not know
+	// (PROPFIND) and match "/caf%c3%a9" on its raw form.
+	mux.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rctx := chi.RouteContext(r.Context())
+			rctx.RoutePath = r.URL.Path
+			rctx.RouteMethod = http.MethodGet
+			next.ServeHTTP(w, r)
+		})
+	})
 	for _, k := range keys {
-		mux.Handle(k, patterns[k].h)
+		// Method, unlike Handle, does not read "/a b" as "METHOD /path".
+		mux.Method(http.MethodGet, k, patterns[k].h)
 	}
 	mux.NotFound(notFound.ServeHTTP)
 	mux.MethodNotAllowed(notFound.ServeHTTP)

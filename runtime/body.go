@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
@@ -19,6 +19,18 @@ const bodyIdleTimeout = 30 * time.Second
 
 // maxFormSize bounds urlencoded bodies that are parsed into fields.
 const maxFormSize = 64 << 20
+
+// bodyLimits are what reading one request body may use.
+type bodyLimits struct {
+	maxRequest int64  // max_request_size: a larger body is a 413
+	inMemory   int64  // max_in_memory_file_upload_size: larger bodies and files spill to disk
+	tempDir    string // where spills go; "" means os.TempDir()
+}
+
+// limits returns the body limits of the running configuration.
+func (s *Server) limits() bodyLimits {
+	return bodyLimits{maxRequest: s.cfg.MaxRequestSize, inMemory: s.cfg.MaxInMemoryFileUploadSize}
+}
 
 // rawBody is a request body read in full: in memory, or in a temp file
 // when larger than the in-memory threshold. It implements bindings.Body.
@@ -59,67 +71,138 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener
 	if r.Body == nil || r.Body == http.NoBody {
 		return req, temps, nil
 	}
-	limit := s.cfg.MaxRequestSize
-	if r.ContentLength > limit {
-		return nil, temps, tooLarge(limit)
+	lim := s.limits()
+	// A declared length over the limit is refused before a byte is read.
+	if r.ContentLength > lim.maxRequest {
+		return nil, temps, tooLarge(lim.maxRequest)
 	}
 	rc := http.NewResponseController(w)
 	defer rc.SetReadDeadline(time.Time{})
-	body := &deadlineReader{r: http.MaxBytesReader(w, r.Body, limit), rc: rc}
-
-	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType == "multipart/form-data" {
-		if fail := s.readMultipart(req, body, params["boundary"], temps); fail != nil {
-			return nil, temps, fail
-		}
-		return req, temps, nil
-	}
-	raw, err := readBody(body, s.cfg.MaxInMemoryFileUploadSize, temps)
-	if err != nil {
-		return nil, temps, bodyFailure(err, limit)
-	}
-	req.Body = raw
-	if mediaType == "application/x-www-form-urlencoded" {
-		if raw.size > maxFormSize {
-			return nil, temps, &Failure{Status: http.StatusRequestEntityTooLarge,
-				Message: fmt.Sprintf("Request Entity Too Large: form bodies are limited to %d bytes; send large data as multipart/form-data", maxFormSize)}
-		}
-		data, err := raw.Bytes()
-		if err != nil {
-			return nil, temps, bodyFailure(err, limit)
-		}
-		form, err := url.ParseQuery(string(data))
-		if err != nil {
-			return nil, temps, &Failure{Status: http.StatusBadRequest, Message: "Bad Request: malformed form body: " + err.Error()}
-		}
-		req.Form = form
+	body := &deadlineReader{r: http.MaxBytesReader(w, r.Body, lim.maxRequest), rc: rc}
+	if fail := parseBody(req, body, r.ContentLength, r.Header.Get("Content-Type"), lim, temps); fail != nil {
+		return nil, temps, fail
 	}
 	return req, temps, nil
 }
 
-// readBody reads r into memory up to inMemory bytes and spills to a temp
-// file beyond that.
-func readBody(r io.Reader, inMemory int64, temps *bindings.TempFiles) (*rawBody, error) {
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, inMemory+1))
+// parseBody reads body (of length size, -1 when unknown) into req: raw
+// bytes for every type, plus fields and files for forms.
+func parseBody(req *bindings.Request, body io.Reader, size int64, contentType string, lim bodyLimits, temps *bindings.TempFiles) *Failure {
+	mediaType, params, _ := mime.ParseMediaType(contentType)
+	if mediaType == "multipart/form-data" {
+		return readMultipart(req, body, params["boundary"], lim, temps)
+	}
+	raw, err := readBody(body, size, lim.inMemory, lim.tempDir, "hwebserver-body-*", temps)
 	if err != nil {
-		return nil, err
+		return bodyFailure(err, lim.maxRequest)
 	}
-	if n <= inMemory {
-		return &rawBody{data: buf.Bytes(), size: n}, nil
+	req.Body = raw
+	if mediaType == "application/x-www-form-urlencoded" {
+		if raw.size > maxFormSize {
+			return &Failure{Status: http.StatusRequestEntityTooLarge,
+				Message: fmt.Sprintf("Request Entity Too Large: form bodies are limited to %d bytes; send large data as multipart/form-data", maxFormSize)}
+		}
+		data, err := raw.Bytes()
+		if err != nil {
+			return bodyFailure(err, lim.maxRequest)
+		}
+		// Lenient, as Django and Python's parse_qs are: a malformed pair
+		// (a bad %-escape, a ';') is skipped and the raw body stays readable.
+		req.Form, _ = url.ParseQuery(string(data))
 	}
-	f, err := os.CreateTemp("", "hwebserver-body-*")
+	return nil
+}
+
+// chunkSize is the unit in which bodies of unknown length are buffered.
+// Chunks are recycled, so a stream of bodies that end in a 413 after
+// max_request_size bytes costs the same memory as one of them.
+const chunkSize = 64 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// readBody reads r (of length size, -1 when unknown) into memory when it
+// has at most inMemory bytes, and into a new temp file in dir otherwise.
+// Memory use is bounded by inMemory whatever the client sends.
+func readBody(r io.Reader, size, inMemory int64, dir, pattern string, temps *bindings.TempFiles) (*rawBody, error) {
+	if size >= 0 && size <= inMemory {
+		data := make([]byte, size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return nil, err
+		}
+		return &rawBody{data: data, size: size}, nil
+	}
+	var chunks []*[]byte
+	defer func() {
+		for _, c := range chunks {
+			chunkPool.Put(c)
+		}
+	}()
+	var n int64
+	eof := false
+	if size < 0 { // unknown length: buffer up to the threshold, then decide
+		for n <= inMemory && !eof {
+			c := chunkPool.Get().(*[]byte)
+			chunks = append(chunks, c)
+			m, err := fill(r, (*c)[:min(chunkSize, inMemory+1-n)])
+			*c = (*c)[:m]
+			n += int64(m)
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		if n <= inMemory {
+			data := make([]byte, 0, n)
+			for _, c := range chunks {
+				data = append(data, *c...)
+			}
+			return &rawBody{data: data, size: n}, nil
+		}
+	}
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return nil, err
 	}
 	temps.Add(f.Name())
 	defer f.Close()
-	m, err := io.Copy(f, io.MultiReader(&buf, r))
+	for _, c := range chunks {
+		if _, err := f.Write(*c); err != nil {
+			return nil, err
+		}
+	}
+	buf := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(buf)
+	m, err := io.CopyBuffer(onlyWriter{f}, r, (*buf)[:chunkSize])
 	if err != nil {
 		return nil, err
 	}
-	return &rawBody{path: f.Name(), size: m}, nil
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return &rawBody{path: f.Name(), size: n + m}, nil
 }
+
+// fill reads until p is full or r fails; unlike io.ReadFull it returns a
+// plain io.EOF at the end of the stream, so a truncated body reported as
+// io.ErrUnexpectedEOF by r stays an error.
+func fill(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// onlyWriter hides *os.File's ReadFrom, so io.CopyBuffer uses the pooled
+// buffer instead of allocating its own.
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 
 func tooLarge(limit int64) *Failure {
 	return &Failure{Status: http.StatusRequestEntityTooLarge,
@@ -134,6 +217,9 @@ func bodyFailure(err error, limit int64) *Failure {
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return &Failure{Status: http.StatusRequestTimeout, Message: "Request Timeout: the request body stopped arriving"}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: the request body ended early (connection closed before the whole body arrived)"}
 	}
 	return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: cannot read the request body: " + err.Error()}
 }

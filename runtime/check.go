@@ -3,6 +3,8 @@ package runtime
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
@@ -38,7 +40,21 @@ func (s *Server) Describe(w io.Writer) {
 	if len(reg.API) > 0 {
 		fmt.Fprintln(w, "API functions (POST /api):")
 		for _, f := range reg.API {
-			fmt.Fprintf(w, "  %-28s %s\n", f.Name+signature(f.Fn), f.Where)
+			var extra []string
+			if f.ReturnBinary {
+				extra = append(extra, "return_binary")
+			}
+			if len(f.ArgTypes) > 0 {
+				var types []string
+				for _, k := range slices.Sorted(maps.Keys(f.ArgTypes)) {
+					types = append(types, k+":"+f.ArgTypes[k].(starlark.Callable).Name())
+				}
+				extra = append(extra, "arg_types="+strings.Join(types, ","))
+			}
+			if len(f.Ports) != 1 || f.Ports[0] != bindings.MainPort {
+				extra = append(extra, "ports="+strings.Join(f.Ports, ","))
+			}
+			fmt.Fprintf(w, "  %-28s %s %s\n", f.Name+signature(f.Fn), f.Where, strings.Join(extra, " "))
 		}
 	}
 	if reg.Run != nil {
@@ -51,30 +67,10 @@ func (s *Server) Describe(w io.Writer) {
 // signature renders "(x, y, z=1)" for a Starlark function, without the
 // request parameter that API functions receive first.
 func signature(c starlark.Callable) string {
-	fn, ok := c.(*starlark.Function)
-	if !ok {
-		return "(...)"
+	if p := newParams(c); p != nil {
+		return p.String()
 	}
-	var params []string
-	n := fn.NumParams()
-	for i := 0; i < n; i++ {
-		name, _ := fn.Param(i)
-		if i == 0 {
-			continue // request
-		}
-		switch {
-		case fn.HasVarargs() && i == n-1-boolInt(fn.HasKwargs()):
-			name = "*" + name
-		case fn.HasKwargs() && i == n-1:
-			name = "**" + name
-		default:
-			if d := fn.ParamDefault(i); d != nil {
-				name += "=" + d.String()
-			}
-		}
-		params = append(params, name)
-	}
-	return "(" + strings.Join(params, ", ") + ")"
+	return "(...)"
 }
 
 func boolInt(b bool) int {

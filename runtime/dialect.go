@@ -44,13 +44,26 @@ func ParseScript(filename string, src []byte) (*syntax.File, error) {
 	for i, d := range decos {
 		text := string(src[d.start+1 : d.end])
 		// Pad so the scanner reports the expression at its place in the
-		// file; inside the parentheses newlines and indentation do not count.
-		padded := "(" + strings.Repeat("\n", d.line-1) + strings.Repeat(" ", d.col-1) + text + "\n)"
-		e, err := FileOptions.ParseExpr(filename, padded, 0)
+		// file (the text starts one column after the '@'); inside the
+		// parentheses newlines and indentation do not count.
+		pad := strings.Repeat(" ", d.col-1)
+		if d.line > 1 {
+			pad = strings.Repeat("\n", d.line-1) + strings.Repeat(" ", d.col)
+		}
+		e, err := FileOptions.ParseExpr(filename, "("+pad+text+"\n)", 0)
 		if err != nil {
 			return nil, err
 		}
-		exprs[i] = e.(*syntax.ParenExpr).X
+		paren, ok := e.(*syntax.ParenExpr) // "@" alone parses as a tuple
+		if ok {
+			if tup, isTuple := paren.X.(*syntax.TupleExpr); isTuple && !tup.Lparen.IsValid() {
+				ok = false // "@a, b"
+			}
+		}
+		if !ok {
+			return nil, syntax.Error{Pos: syntax.MakePosition(&filename, int32(d.line), int32(d.col)), Msg: "decorator: want one expression after '@'"}
+		}
+		exprs[i] = paren.X
 	}
 	rw := &decoRewriter{filename: filename, src: src, decos: decos, exprs: exprs, used: make([]bool, len(decos))}
 	f.Stmts = rw.stmts(f.Stmts)
@@ -73,6 +86,7 @@ func findDecorators(filename string, src []byte) ([]decorator, []byte, error) {
 	depth := 0
 	lineStart := true // at the start of a logical line
 	cur := -1         // index in decos of the decorator being scanned, -1 if none
+scan:
 	for i := 0; i < len(src); i++ {
 		c := src[i]
 		col++
@@ -118,7 +132,7 @@ func findDecorators(filename string, src []byte) ([]decorator, []byte, error) {
 			n, lines, lastCol, ok := skipString(src[i:])
 			if !ok {
 				// Let the real parser report the unterminated string.
-				return nil, src, nil
+				break scan
 			}
 			i += n - 1
 			if lines > 0 {
@@ -237,6 +251,9 @@ func (rw *decoRewriter) onlyBlankBetween(d decorator, next int) bool {
 }
 
 func (rw *decoRewriter) stmts(list []syntax.Stmt) []syntax.Stmt {
+	if list == nil {
+		return nil // IfStmt.Span tells "no else" by a nil False
+	}
 	out := make([]syntax.Stmt, 0, len(list))
 	for _, s := range list {
 		switch s := s.(type) {

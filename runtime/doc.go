@@ -15,6 +15,12 @@
 //     admission semaphore with its bounded backlog.
 //   - invoke.go: the request path: body, admission, GIL, limits, the call.
 //   - respond.go: writing a Response, error pages, file streaming.
+//   - body.go, multipart.go: request bodies read before the GIL, within
+//     max_request_size, spilling to temp files; streamed multipart.
+//   - settings.go, cors.go: the settings file, and the per-listener wrapper
+//     that applies ALLOWED_HOSTS and CORS to every response.
+//   - ports.go, waitlog.go: unserved-port warnings; pool and GIL wait lines
+//     at verbosity "high".
 //   - backtrace.go, log.go: error text and log lines.
 //
 // Server is safe for concurrent use once Main has started it.

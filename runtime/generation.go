@@ -23,6 +23,7 @@ type generation struct {
 	loader   *loader
 	handlers map[string]http.Handler // by listener name
 	inflight atomic.Int64            // requests using this generation
+	settings *Settings               // the settings file's, nil without one (see settingsOf)
 }
 
 // loadGeneration executes the script into a new generation. On the first
@@ -89,7 +90,7 @@ func (g *generation) build(s *Server) {
 				routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: s.urlHandler(g, h, l)})
 			}
 		}
-		g.handlers[l.name] = router.Build(routes, s.notFoundHandler(g, l))
+		g.handlers[l.name] = s.withSettings(s.settingsOf(g), router.Build(routes, s.notFoundHandler(g, l)))
 	}
 }
 
@@ -126,9 +127,15 @@ func (g *generation) routeList(l *listener) string {
 // generation for the whole request.
 func (s *Server) portHandler(l *listener) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.live != nil && s.live.serveInternal(w, r) {
+			return // live-reload endpoints: no generation, no GIL
+		}
 		gen := s.current.Load()
 		gen.inflight.Add(1)
 		defer gen.inflight.Add(-1)
+		if s.live != nil {
+			r = s.live.pageRequest(r, gen)
+		}
 		if s.opts.Level.Level() <= LevelAccess {
 			s.serveLogged(w, r, gen.handlers[l.name])
 			return

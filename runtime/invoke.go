@@ -108,8 +108,11 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 		if c.s.opts.Level.Level() <= LevelDetail {
 			c.s.log.Log(c.ctx, LevelDetail, "GIL switch", "thread", thread.Name, "steps", steps)
 		}
-		// On failure the context is done and the thread is being cancelled.
-		_ = c.lock.yield(c.ctx)
+		// On failure the context is done: cancel now, not when context.AfterFunc
+		// gets to it, so that not one more step runs without the GIL.
+		if err := c.lock.yield(c.ctx); err != nil {
+			thread.Cancel(context.Cause(c.ctx).Error())
+		}
 	}
 }
 
@@ -118,20 +121,24 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 // request limits. done converts the result while the GIL is still held.
 func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) *Failure) *Failure {
 	ctx := r.Context()
+	queued := s.waitStart()
 	if err := s.pool.Acquire(ctx); err != nil {
 		return s.admissionFailure(ctx, err)
 	}
 	defer s.pool.Release()
+	s.logWait(ctx, "a worker", name, queued)
 	if s.opts.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.RequestTimeout, errRequestTimeout)
 		defer cancel()
 	}
 	lock := &gilHandle{gil: &s.gil}
+	gilWait := s.waitStart()
 	if err := lock.Acquire(ctx); err != nil {
 		return s.cancelFailure(ctx, nil)
 	}
 	defer lock.Release()
+	s.logWait(ctx, "the GIL", name, gilWait)
 
 	thread := &starlark.Thread{Name: name, Print: s.print}
 	bindings.SetCallState(thread, &bindings.CallState{Ctx: ctx, Lock: lock})

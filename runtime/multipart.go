@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,54 +8,69 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
 )
 
-// Limits on multipart bodies, as Django's defaults: a request with more
-// parts than this, or a non-file field larger than maxFieldSize, is a 400.
+// Limits on multipart bodies, after Django's defaults
+// (DATA_UPLOAD_MAX_NUMBER_FIELDS, DATA_UPLOAD_MAX_MEMORY_SIZE): a request
+// with more parts than maxParts, or a non-file field larger than
+// maxFieldSize, is a 400. maxFormMemory bounds what one request keeps in
+// memory (fields plus in-memory files); files beyond it go to disk even
+// when they are small.
 const (
-	maxParts     = 1000
-	maxFieldSize = 2_621_440
+	maxParts      = 1000
+	maxFieldSize  = 2_621_440
+	maxFormMemory = 16 << 20
 )
 
 // readMultipart parses a multipart/form-data body as it streams in: fields
-// go to req.Form, files stay in memory up to max_in_memory_file_upload_size
-// and go to temp files beyond it.
-func (s *Server) readMultipart(req *bindings.Request, body io.Reader, boundary string, temps *bindings.TempFiles) *Failure {
+// go to req.Form, files stay in memory up to lim.inMemory and go to temp
+// files beyond it. Nothing runs on other goroutines; temp files are in temps
+// whatever happens.
+func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim bodyLimits, temps *bindings.TempFiles) *Failure {
 	if boundary == "" {
-		return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: multipart/form-data without a boundary"}
+		return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: multipart/form-data without a boundary parameter in Content-Type"}
 	}
 	mr := multipart.NewReader(body, boundary)
 	req.Form = url.Values{}
 	req.Files = map[string]*bindings.UploadedFile{}
+	var inMemory int64 // bytes of fields and files kept in memory
 	for n := 0; ; n++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return multipartFailure(err, s.cfg.MaxRequestSize)
+			return multipartFailure(err, n, boundary, lim.maxRequest)
 		}
 		if n >= maxParts {
-			return &Failure{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: more than %d multipart parts", maxParts)}
+			return &Failure{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: the multipart body has more than %d parts", maxParts)}
 		}
 		name := part.FormName()
 		if part.FileName() == "" {
-			var buf bytes.Buffer
+			var buf strings.Builder
 			m, err := io.Copy(&buf, io.LimitReader(part, maxFieldSize+1))
 			if err != nil {
-				return multipartFailure(err, s.cfg.MaxRequestSize)
+				return multipartFailure(err, n+1, boundary, lim.maxRequest)
 			}
 			if m > maxFieldSize {
 				return &Failure{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: form field %q is larger than %d bytes; send it as a file", name, maxFieldSize)}
 			}
+			if inMemory += m; inMemory > maxFormMemory {
+				return &Failure{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: the form fields take more than %d bytes; send large data as files", maxFormMemory)}
+			}
 			req.Form.Add(name, buf.String())
 			continue
 		}
-		f, err := readBody(part, s.cfg.MaxInMemoryFileUploadSize, temps)
+		threshold := min(lim.inMemory, max(maxFormMemory-inMemory, 0))
+		f, err := readBody(part, -1, threshold, lim.tempDir, "hwebserver-upload-*", temps)
 		if err != nil {
-			return multipartFailure(err, s.cfg.MaxRequestSize)
+			return multipartFailure(err, n+1, boundary, lim.maxRequest)
+		}
+		if f.path == "" {
+			inMemory += f.size
 		}
 		req.Files[name] = &bindings.UploadedFile{
 			Filename:    part.FileName(),
@@ -67,13 +81,21 @@ func (s *Server) readMultipart(req *bindings.Request, body io.Reader, boundary s
 			Temps:       temps,
 		}
 	}
-	return nil
 }
 
-func multipartFailure(err error, limit int64) *Failure {
+// multipartFailure explains a broken body; parts is the number of parts
+// read before the error.
+func multipartFailure(err error, parts int, boundary string, limit int64) *Failure {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return bodyFailure(err, limit)
 	}
-	return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: malformed multipart body: " + err.Error()}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "the body ends before the closing boundary (truncated upload?)"
+	case parts == 0 && errors.Is(err, io.EOF):
+		msg = fmt.Sprintf("no part starts with the boundary %q given in Content-Type", boundary)
+	}
+	return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: malformed multipart body: " + msg}
 }

@@ -28,6 +28,9 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bin
 		return
 	}
 	body := resp.BodyBytes()
+	if s.live != nil {
+		body = s.live.inject(r, h, body)
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.StatusCode())
 	if r.Method != http.MethodHead {

@@ -53,6 +53,7 @@ type Server struct {
 	serveWG      sync.WaitGroup
 	genSeq       atomic.Uint64
 	ctx          context.Context // Main's context: cancelled by a signal
+	live         *reloader       // live reload (reload.go); nil when off
 }
 
 // New returns a server for opts.
@@ -136,7 +137,11 @@ func (h *host) RequestShutdown() {
 func (h *host) Run(thread *starlark.Thread, cfg *bindings.RunConfig) error {
 	s := h.s
 	if s.opts.Check {
-		return nil
+		_, err := s.loadSettings(mergeRun(cfg, s.opts.CLI)) // check the settings file too
+		return err
+	}
+	if h.reload {
+		return s.runInReload(cfg)
 	}
 	eff := mergeRun(cfg, s.opts.CLI)
 	if err := s.start(thread, eff, h.gen); err != nil {
@@ -161,7 +166,15 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	s.opts.Level.Set(level)
 	s.pool = NewPool(cfg.MaxNumThreads, s.opts.Backlog, s.opts.QueueTimeout)
 
-	addr := s.opts.Address
+	st, err := s.loadSettings(cfg)
+	if err != nil {
+		return err
+	}
+	gen.settings = st
+	addr := s.opts.Address // typed --address wins over the settings' ADDRESS
+	if addr == "" && st != nil {
+		addr = st.Address
+	}
 	if addr == "" {
 		addr = DefaultAddress
 	}
@@ -170,6 +183,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	}
 	gen.reg.Freeze("the server is running; register handlers before calling run()")
 	gen.build(s)
+	s.warnUnservedPorts(gen)
 	s.current.Store(gen)
 	if cfg.PortCallback != nil && thread != nil {
 		for _, l := range s.listeners {
@@ -179,6 +193,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 			}
 		}
 	}
+	s.startLive(cfg, gen)
 	errLog := log.New(&httpErrorLog{s.log}, "", 0)
 	for _, l := range s.listeners {
 		l.srv = &http.Server{
@@ -288,6 +303,7 @@ func (s *Server) shutdown() {
 }
 
 func (s *Server) doShutdown() {
+	s.stopLive() // first: open live-reload streams must not hold up the drain
 	s.log.Info("shutting down", "grace", s.opts.ShutdownGrace)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
 	defer cancel()

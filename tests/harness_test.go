@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // Proc is a running hwebserver process.
 type Proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	URL    string            // main listener, e.g. http://127.0.0.1:40123
 	URLs   map[string]string // every listener by name
@@ -77,13 +77,13 @@ var serveLine = regexp.MustCompile(`serving .* on (http://[^/ ]+)/ \[([^\]]+)\]`
 // Start runs `hwebserver run script args...` in dir and waits until every
 // listener is announced (wantListeners, at least 1). The process is
 // stopped when the test ends.
-func Start(t *testing.T, dir, script string, args ...string) *Proc {
+func Start(t testing.TB, dir, script string, args ...string) *Proc {
 	t.Helper()
 	return StartN(t, 1, dir, script, args...)
 }
 
 // StartN is Start for a server with n listeners.
-func StartN(t *testing.T, n int, dir, script string, args ...string) *Proc {
+func StartN(t testing.TB, n int, dir, script string, args ...string) *Proc {
 	t.Helper()
 	p := Spawn(t, dir, append([]string{"run", script}, args...)...)
 	deadline := time.Now().Add(20 * time.Second)
@@ -107,7 +107,7 @@ func StartN(t *testing.T, n int, dir, script string, args ...string) *Proc {
 }
 
 // Spawn starts the binary with args in dir without waiting for anything.
-func Spawn(t *testing.T, dir string, args ...string) *Proc {
+func Spawn(t testing.TB, dir string, args ...string) *Proc {
 	t.Helper()
 	p := &Proc{t: t, URLs: map[string]string{}, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binary, args...)

@@ -1,0 +1,185 @@
+// Package api is the example RPC service; this test runs it with the real
+// binary and calls it with Go's net/http and with client.py.
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hwebserver-example-api-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "hwebserver")
+	build := exec.Command("go", "build", "-o", binary, "../..")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building hwebserver:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var serving = regexp.MustCompile(`serving .* on (http://[^/ ]+)/ \[main\]`)
+
+// start runs app.star on a free port and returns its base URL.
+func start(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, binary, "run", "app.star", "--port", "0")
+	out, errs := &lockedBuffer{}, &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, errs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("server stdout:\n%s\nserver stderr:\n%s", out, errs)
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := serving.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	t.Fatalf("the example did not start\nstdout:\n%s\nstderr:\n%s", out, errs)
+	return ""
+}
+
+func post(t *testing.T, base, contentType string, body io.Reader) (int, string, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/api", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(data)
+}
+
+func TestExampleWithGo(t *testing.T) {
+	base := start(t)
+	form := func(v url.Values) (int, string, string) {
+		return post(t, base, "application/x-www-form-urlencoded", strings.NewReader(v.Encode()))
+	}
+	var upload bytes.Buffer
+	mw := multipart.NewWriter(&upload)
+	mw.WriteField("json", `["files.checksum"]`)
+	fw, _ := mw.CreateFormFile("data", "hello.txt")
+	fw.Write([]byte("hello houdini"))
+	mw.Close()
+
+	for _, tt := range []struct {
+		name        string
+		do          func() (int, string, string)
+		status      int
+		contentType string
+		body        string
+	}{
+		{"style A", func() (int, string, string) {
+			return form(url.Values{"json": {`["geo.vector_length",[1,2,2],{}]`}})
+		}, 200, "application/json", "3.0"},
+		{"style B with arg_types", func() (int, string, string) {
+			return form(url.Values{"cmd_function": {"scene.set_parm"}, "node": {"/obj/geo1"}, "parm": {"ty"}, "value": {"0.5"}})
+		}, 200, "application/json", `{"tx":0.0,"ty":0.5,"type":"geo","tz":0.0}`},
+		{"binary result", func() (int, string, string) {
+			return form(url.Values{"json": {`["scene.export_obj",["/obj/cam1"]]`}})
+		}, 200, "application/octet-stream", "# /obj/cam1 exported by hwebserver\nv -0.5 1.0 7.5\n"},
+		{"upload argument", func() (int, string, string) {
+			return post(t, base, mw.FormDataContentType(), &upload)
+		}, 200, "application/json", `{"fnv1a32":99570253,"name":"hello.txt","size":13}`},
+		{"APIError", func() (int, string, string) {
+			return form(url.Values{"json": {`["scene.set_parm",["/obj/nope","tx",1]]`}})
+		}, 422, "application/json", `{"error":"bad node: /obj/nope"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, ct, body := tt.do()
+			if status != tt.status || ct != tt.contentType || !strings.HasPrefix(body, tt.body) {
+				t.Fatalf("got %d %s %q, want %d %s starting %q", status, ct, body, tt.status, tt.contentType, tt.body)
+			}
+		})
+	}
+}
+
+// clientOutput is what client.py prints against a fresh server.
+const clientOutput = `geo.vector_length(1, 2, 2) = 3.0
+scene.nodes() = ['/obj/cam1', '/obj/geo1']
+scene.nodes(type='cam') = ['/obj/cam1']
+scene.set_parm(...) = {'tx': 2.5, 'ty': 0.0, 'type': 'geo', 'tz': 0.0}
+scene.export_obj: 215 bytes, 8 vertices
+files.checksum(data=b'hello houdini') = {'fnv1a32': 99570253, 'name': 'unnamed.bin', 'size': 13}
+files.head(data=..., n=5) = b'hello'
+scene.set_parm on a missing node: APIError 422 bad node: /obj/nope
+scene.explode: APIError 404 Not Found: unknown API function "scene.explode"
+`
+
+func TestExampleClientPy(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3 is required under CI=true")
+		}
+		t.Skip("python3 not found")
+	}
+	base := start(t)
+	cmd := exec.Command(python, "client.py", base)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("client.py: %v\n%s", err, stderr.String())
+	}
+	if string(out) != clientOutput {
+		t.Fatalf("client.py printed:\n%s\nwant:\n%s", out, clientOutput)
+	}
+}

@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/hwebserver/hwebserver/bindings"
+)
+
+// withSettings wraps the root handler of a listener with the settings'
+// Host check and CORS headers. It runs before routing and without the GIL,
+// so it covers every response: handler results and the 400, 404, 405, 413
+// and 500 pages alike. With nothing to enforce it returns next unchanged.
+func (s *Server) withSettings(st *Settings, next http.Handler) http.Handler {
+	if st == nil || (st.AllowedHosts == nil && !st.corsEnabled()) {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		preflight := st.cors(w, r)
+		if st.AllowedHosts != nil && !st.hostAllowed(r.Host) {
+			msg := fmt.Sprintf("Bad Request: invalid Host header %q; the server's settings (ALLOWED_HOSTS) do not list it", r.Host)
+			s.log.Warn("request for a host not in ALLOWED_HOSTS", "host", r.Host, "path", r.URL.Path)
+			s.writeResponse(w, r, bindings.ErrorResponse(r, msg, http.StatusBadRequest, true, ""))
+			return
+		}
+		if preflight {
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (st *Settings) corsEnabled() bool { return len(st.origins) > 0 || st.CORSAllowAll }
+
+// cors sets the CORS response headers for r and reports whether r is a
+// preflight, which the caller answers itself. Only listed origins get
+// CORS headers; every response varies by Origin.
+func (st *Settings) cors(w http.ResponseWriter, r *http.Request) (preflight bool) {
+	if !st.corsEnabled() {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	preflight = r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	origin := r.Header.Get("Origin")
+	if origin == "" || !st.originAllowed(origin) {
+		return preflight
+	}
+	if st.CORSAllowAll && !st.CORSCredentials {
+		h.Set("Access-Control-Allow-Origin", "*")
+	} else {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	if st.CORSCredentials {
+		h.Set("Access-Control-Allow-Credentials", "true")
+	}
+	if !preflight {
+		if len(st.CORSExposeHeaders) > 0 {
+			h.Set("Access-Control-Expose-Headers", strings.Join(st.CORSExposeHeaders, ", "))
+		}
+		return false
+	}
+	h.Set("Access-Control-Allow-Methods", strings.Join(st.CORSMethods, ", "))
+	if st.CORSHeaders != nil {
+		h.Set("Access-Control-Allow-Headers", strings.Join(st.CORSHeaders, ", "))
+	} else if asked := r.Header.Values("Access-Control-Request-Headers"); len(asked) > 0 {
+		h.Set("Access-Control-Allow-Headers", strings.Join(asked, ", "))
+		h.Add("Vary", "Access-Control-Request-Headers")
+	}
+	if st.CORSMaxAge > 0 {
+		h.Set("Access-Control-Max-Age", strconv.Itoa(st.CORSMaxAge))
+	}
+	return true
+}
+
+// originAllowed compares a request's Origin with the configured ones.
+func (st *Settings) originAllowed(origin string) bool {
+	if st.CORSAllowAll {
+		return true
+	}
+	if origin == "null" {
+		return st.origins["null"]
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return false
+	}
+	return st.origins[originKey(u.Scheme, u.Host)]
+}
+
+// hostAllowed matches a Host header against ALLOWED_HOSTS as Django does:
+// without the port, case-insensitively, "*" matching any host and
+// ".example.com" matching example.com and every subdomain.
+func (st *Settings) hostAllowed(hostport string) bool {
+	host, ok := splitHost(hostport)
+	if !ok {
+		return false
+	}
+	for _, p := range st.AllowedHosts {
+		switch {
+		case p == "*":
+			return true
+		case strings.HasPrefix(p, "."):
+			if host == p[1:] || strings.HasSuffix(host, p) {
+				return true
+			}
+		case host == p:
+			return true
+		}
+	}
+	return false
+}
+
+// splitHost returns the lower-case host of a Host header, without port or
+// trailing dot, and whether it is well-formed.
+func splitHost(hostport string) (string, bool) {
+	h := strings.ToLower(hostport)
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return "", false
+		}
+		rest := h[end+1:]
+		if rest != "" && (rest[0] != ':' || !validPort(rest[1:])) {
+			return "", false
+		}
+		return h[:end+1], true
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		if !validPort(h[i+1:]) {
+			return "", false
+		}
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	if h == "" {
+		return "", false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return "", false
+		}
+	}
+	return h, true
+}
+
+func validPort(p string) bool {
+	if p == "" || len(p) > 5 {
+		return false
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

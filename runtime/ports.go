@@ -1,0 +1,28 @@
+package runtime
+
+import (
+	"slices"
+	"strings"
+)
+
+// warnUnservedPorts logs registrations whose ports=[...] name no listener:
+// a typo there would otherwise be a silent 404.
+func (s *Server) warnUnservedPorts(gen *generation) {
+	check := func(kind, what, where string, ports []string) {
+		var missing []string
+		for _, p := range ports {
+			if !slices.ContainsFunc(s.listeners, func(l *listener) bool { return onPort([]string{p}, l) }) {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > 0 {
+			s.log.Warn(kind+" registered for a port run() does not open", "what", what, "ports", strings.Join(missing, ","), "where", where)
+		}
+	}
+	for _, h := range gen.reg.Handlers {
+		check("URL handler", h.Path, h.Where, h.Ports)
+	}
+	for _, f := range gen.reg.API {
+		check("API function", f.Name, f.Where, f.Ports)
+	}
+}

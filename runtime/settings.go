@@ -1,0 +1,389 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// Settings is a parsed settings file (run(settings=...) or --settings):
+// a Starlark file whose upper-case globals are the settings, as in
+// Django. The CORS names are django-cors-headers'. A Settings never
+// changes once loaded; it is safe for concurrent use.
+type Settings struct {
+	Path string // absolute path of the file, for the reload watcher
+
+	CORSOrigins       []string // CORS_ORIGIN_WHITELIST or its alias CORS_ALLOWED_ORIGINS, normalised
+	CORSAllowAll      bool     // CORS_ALLOW_ALL_ORIGINS
+	CORSCredentials   bool     // CORS_ALLOW_CREDENTIALS
+	CORSMethods       []string // CORS_ALLOW_METHODS, answered to preflights
+	CORSHeaders       []string // CORS_ALLOW_HEADERS; nil echoes what the preflight asks for
+	CORSExposeHeaders []string // CORS_EXPOSE_HEADERS
+	CORSMaxAge        int      // CORS_PREFLIGHT_MAX_AGE in seconds; 0 sends none
+	AllowedHosts      []string // ALLOWED_HOSTS, lower-case; nil allows every host
+	Address           string   // ADDRESS: the bind address; "" leaves the default
+
+	origins map[string]bool
+}
+
+// Defaults of the optional CORS settings (django-cors-headers').
+var defaultCORSMethods = []string{"DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"}
+
+const defaultCORSMaxAge = 86400
+
+// settingKeys decode each known key; the rest are load errors.
+var settingKeys = map[string]func(st *Settings, key string, v starlark.Value) error{
+	"CORS_ORIGIN_WHITELIST":  setOrigins,
+	"CORS_ALLOWED_ORIGINS":   setOrigins,
+	"CORS_ALLOW_ALL_ORIGINS": func(st *Settings, key string, v starlark.Value) error { return setBool(&st.CORSAllowAll, key, v) },
+	"CORS_ALLOW_CREDENTIALS": func(st *Settings, key string, v starlark.Value) error { return setBool(&st.CORSCredentials, key, v) },
+	"CORS_ALLOW_METHODS": func(st *Settings, key string, v starlark.Value) error {
+		return setTokens(&st.CORSMethods, key, v, strings.ToUpper)
+	},
+	"CORS_ALLOW_HEADERS": func(st *Settings, key string, v starlark.Value) error {
+		return setTokens(&st.CORSHeaders, key, v, strings.ToLower)
+	},
+	"CORS_EXPOSE_HEADERS": func(st *Settings, key string, v starlark.Value) error {
+		return setTokens(&st.CORSExposeHeaders, key, v, func(s string) string { return s })
+	},
+	"CORS_PREFLIGHT_MAX_AGE": func(st *Settings, key string, v starlark.Value) error {
+		n, err := starlark.AsInt32(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s: got %s, want a number of seconds >= 0", key, v)
+		}
+		st.CORSMaxAge = n
+		return nil
+	},
+	"ALLOWED_HOSTS": setAllowedHosts,
+	"ADDRESS":       setAddress,
+}
+
+// houdiniKeys are setSettingsForPort keys that hwebserver does not take
+// from a settings file; each maps to advice.
+var houdiniKeys = map[string]string{
+	"PORT":                           "use run(port=...) or --port",
+	"MAX_PORT":                       "use run(up_to_port=...) or --up-to-port",
+	"ALLOW_SYSTEM_PORT":              "use run(use_free_port_on_failure=True) or --use-free-port-on-failure",
+	"IPV6":                           `set ADDRESS to an IPv6 address such as "::1"`,
+	"USE_X_FORWARDED_HOST":           "not supported",
+	"LOG_FILE":                       "redirect the server's standard error instead",
+	"MIN_LOG_SEVERITY":               "use run(verbosity=...) or --verbosity",
+	"SSL_CERTIFICATE":                "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SSL_CERTIFICATE_KEY":            "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SSL_DH_PARAMS":                  "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SSL_VERIFY_PEER":                "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SSL_REDIRECT":                   "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SSL_REDIRECT_HOST":              "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SSL_REDIRECT_EXEMPT":            "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SECURE_HSTS_SECONDS":            "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SECURE_HSTS_INCLUDE_SUBDOMAINS": "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"SECURE_HSTS_PRELOAD":            "HTTPS is not supported; put a TLS-terminating proxy in front",
+}
+
+// LoadSettings executes the settings file at path and decodes its
+// upper-case globals. Lower-case names and names starting with "_" are
+// the file's own helpers and are ignored. An unknown upper-case name is an
+// error that names it, with its place in the file.
+func LoadSettings(path string, printFn func(*starlark.Thread, string)) (*Settings, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	display := displayPath(abs)
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("settings: cannot read %s: %w", display, unwrapPathError(err))
+	}
+	file, err := FileOptions.Parse(display, src, 0)
+	if err != nil {
+		return nil, err
+	}
+	pre := bindings.Predeclared(nil)
+	delete(pre, "hwebserver")
+	pre["__name__"] = starlark.String("settings")
+	prog, err := starlark.FileProgram(file, pre.Has)
+	if err != nil {
+		return nil, err
+	}
+	thread := &starlark.Thread{Name: "settings " + display, Print: printFn}
+	globals, err := prog.Init(thread, pre)
+	if err != nil {
+		return nil, errors.New(FormatError(err)) // with its place in the settings file
+	}
+	pos := globalPositions(file)
+	st := &Settings{Path: abs, CORSMaxAge: defaultCORSMaxAge}
+	given := map[string]bool{}
+	for _, key := range globals.Keys() { // sorted: errors are deterministic
+		if strings.HasPrefix(key, "_") || key != strings.ToUpper(key) {
+			continue
+		}
+		where := display
+		if p, ok := pos[key]; ok {
+			where = p.String()
+		}
+		decode, ok := settingKeys[key]
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown setting %s%s", where, key, settingHint(key))
+		}
+		if err := decode(st, key, globals[key]); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		given[key] = true
+	}
+	if given["CORS_ORIGIN_WHITELIST"] && given["CORS_ALLOWED_ORIGINS"] {
+		return nil, fmt.Errorf("%s: CORS_ORIGIN_WHITELIST and CORS_ALLOWED_ORIGINS are two names of one setting; keep one", display)
+	}
+	if !given["CORS_ALLOW_METHODS"] {
+		st.CORSMethods = defaultCORSMethods
+	}
+	st.origins = map[string]bool{}
+	for _, o := range st.CORSOrigins {
+		st.origins[o] = true
+	}
+	return st, nil
+}
+
+// settingHint suggests the key the user probably meant.
+func settingHint(key string) string {
+	if advice, ok := houdiniKeys[key]; ok {
+		return " (a Houdini per-port setting that settings files do not take: " + advice + ")"
+	}
+	best, bestDist := "", 4
+	for k := range settingKeys {
+		if d := editDistance(key, k); d < bestDist || (d == bestDist && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return " (did you mean " + best + "?)"
+	}
+	known := make([]string, 0, len(settingKeys))
+	for k := range settingKeys {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	return "; known settings: " + strings.Join(known, ", ")
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// globalPositions finds where each top-level name is first assigned.
+func globalPositions(f *syntax.File) map[string]syntax.Position {
+	pos := map[string]syntax.Position{}
+	var bind func(e syntax.Expr)
+	bind = func(e syntax.Expr) {
+		switch e := e.(type) {
+		case *syntax.Ident:
+			if _, ok := pos[e.Name]; !ok {
+				pos[e.Name] = e.NamePos
+			}
+		case *syntax.TupleExpr:
+			for _, x := range e.List {
+				bind(x)
+			}
+		case *syntax.ListExpr:
+			for _, x := range e.List {
+				bind(x)
+			}
+		case *syntax.ParenExpr:
+			bind(e.X)
+		}
+	}
+	for _, stmt := range f.Stmts {
+		switch s := stmt.(type) {
+		case *syntax.AssignStmt:
+			bind(s.LHS)
+		case *syntax.DefStmt:
+			bind(s.Name)
+		}
+	}
+	return pos
+}
+
+// displayPath names a file relative to the working directory when it is
+// below it.
+func displayPath(abs string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return abs
+}
+
+// stringList decodes a list or tuple of strings.
+func stringList(key string, v starlark.Value, want string) ([]string, error) {
+	seq, ok := v.(starlark.Indexable)
+	if _, isStr := v.(starlark.String); !ok || isStr {
+		return nil, fmt.Errorf("%s: got %s, want a list of %s", key, v.Type(), want)
+	}
+	out := make([]string, 0, seq.Len())
+	for i := 0; i < seq.Len(); i++ {
+		s, ok := seq.Index(i).(starlark.String)
+		if !ok {
+			return nil, fmt.Errorf("%s: element %d: got %s, want str (%s)", key, i, seq.Index(i).Type(), want)
+		}
+		out = append(out, string(s))
+	}
+	return out, nil
+}
+
+func setBool(dst *bool, key string, v starlark.Value) error {
+	b, ok := v.(starlark.Bool)
+	if !ok {
+		return fmt.Errorf("%s: got %s, want bool", key, v.Type())
+	}
+	*dst = bool(b)
+	return nil
+}
+
+// setTokens decodes a list of header or method names.
+func setTokens(dst *[]string, key string, v starlark.Value, norm func(string) string) error {
+	list, err := stringList(key, v, "names")
+	if err != nil {
+		return err
+	}
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" || strings.ContainsAny(s, " \t\r\n,:") {
+			return fmt.Errorf("%s: %q is not a header or method name", key, s)
+		}
+		out = append(out, norm(s))
+	}
+	*dst = out
+	return nil
+}
+
+func setOrigins(st *Settings, key string, v starlark.Value) error {
+	list, err := stringList(key, v, `origins such as "https://example.com"`)
+	if err != nil {
+		return err
+	}
+	for _, o := range list {
+		n, err := normalizeOrigin(o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		if !slices.Contains(st.CORSOrigins, n) {
+			st.CORSOrigins = append(st.CORSOrigins, n)
+		}
+	}
+	return nil
+}
+
+// normalizeOrigin checks a configured origin and puts it in the form
+// browsers send: lower-case scheme and host, no default port, no path.
+func normalizeOrigin(o string) (string, error) {
+	if o == "null" {
+		return o, nil // sandboxed documents and file:// pages
+	}
+	if o == "*" {
+		return "", errors.New(`"*" is not an origin; set CORS_ALLOW_ALL_ORIGINS = True to allow every origin`)
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q is not an origin; want scheme://host[:port], such as \"https://example.com\"", o)
+	}
+	return originKey(u.Scheme, u.Host), nil
+}
+
+// originKey is the comparable form of scheme and host[:port].
+func originKey(scheme, host string) string {
+	scheme, host = strings.ToLower(scheme), strings.ToLower(host)
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+			host = h
+			if strings.Contains(h, ":") {
+				host = "[" + h + "]"
+			}
+		}
+	}
+	return scheme + "://" + host
+}
+
+func setAllowedHosts(st *Settings, key string, v starlark.Value) error {
+	list, err := stringList(key, v, `host names such as "example.com", ".example.com" or "*"`)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%s: the list is empty, so no request could be served; list the host names, or remove the setting to allow every host", key)
+	}
+	for _, h := range list {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" || strings.ContainsAny(h, "/ ") || (strings.Contains(h, ":") && !strings.HasPrefix(h, "[")) {
+			return fmt.Errorf("%s: %q is not a host pattern; want a host name without scheme or port (\"example.com\"), \".example.com\" for a domain and its subdomains, or \"*\"", key, h)
+		}
+		st.AllowedHosts = append(st.AllowedHosts, strings.TrimSuffix(h, "."))
+	}
+	return nil
+}
+
+func setAddress(st *Settings, key string, v starlark.Value) error {
+	s, ok := v.(starlark.String)
+	if !ok {
+		return fmt.Errorf("%s: got %s, want str (an IP address or host name, such as \"0.0.0.0\")", key, v.Type())
+	}
+	a := strings.TrimSuffix(strings.TrimPrefix(string(s), "["), "]")
+	if a == "" || strings.ContainsAny(a, "/ ") || (strings.Contains(a, ":") && net.ParseIP(a) == nil) {
+		return fmt.Errorf("%s: %q is not a bind address; want an IP address or host name without a port", key, string(s))
+	}
+	st.Address = a
+	return nil
+}
+
+// loadSettings reads the settings file of cfg, if any. A relative path
+// resolves against the directory of the main script (the CLI makes
+// --settings absolute first, so it is relative to the working directory).
+func (s *Server) loadSettings(cfg *bindings.RunConfig) (*Settings, error) {
+	if cfg.Settings == "" {
+		return nil, nil
+	}
+	path := cfg.Settings
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(s.opts.Script), path)
+	}
+	return LoadSettings(path, s.print)
+}
+
+// settingsOf returns the settings a generation serves with: its own, or,
+// for a generation built without loading them, the current generation's.
+func (s *Server) settingsOf(g *generation) *Settings {
+	if g.settings != nil {
+		return g.settings
+	}
+	if cur := s.current.Load(); cur != nil {
+		return cur.settings
+	}
+	return nil
+}

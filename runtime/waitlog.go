@@ -1,0 +1,29 @@
+package runtime
+
+import (
+	"context"
+	"time"
+)
+
+// minLoggedWait is the shortest pool or GIL wait worth a line at "high":
+// an uncontended acquisition takes well under a microsecond.
+const minLoggedWait = 100 * time.Microsecond
+
+// waitStart starts timing a wait, only when verbosity "high" will log it.
+func (s *Server) waitStart() time.Time {
+	if s.opts.Level.Level() > LevelDetail {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// logWait logs, at verbosity "high", how long handler name waited for
+// what ("a worker" or "the GIL") since start.
+func (s *Server) logWait(ctx context.Context, what, name string, start time.Time) {
+	if start.IsZero() {
+		return
+	}
+	if d := time.Since(start); d >= minLoggedWait {
+		s.log.Log(ctx, LevelDetail, "waited for "+what, "handler", name, "wait", fmtDuration(d), "queued", s.pool.Waiting())
+	}
+}
