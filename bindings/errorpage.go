@@ -18,7 +18,9 @@ func ErrorResponse(r *http.Request, message string, status int, useHeading bool,
 			body["traceback"] = detail
 		}
 		data, _ := json.Marshal(body)
-		return NewResponse(status, "application/json", data)
+		resp := NewResponse(status, "application/json", data)
+		resp.bodyText = true // body() gives str, as for the HTML page
+		return resp
 	}
 	var b strings.Builder
 	label := html.EscapeString(StatusLabel(status))

@@ -21,6 +21,11 @@
 //     that applies ALLOWED_HOSTS and CORS to every response.
 //   - ports.go, waitlog.go: unserved-port warnings; pool and GIL wait lines
 //     at verbosity "high".
+//   - api.go: the built-in POST /api route of apiFunction registrations.
+//   - reload.go, watch.go, livereload.go: live reload: the watcher over
+//     exactly the loaded files, reloads into a new generation published by
+//     one swap, and the browser client with its event stream.
+//   - check.go: what `hwebserver check` prints.
 //   - backtrace.go, log.go: error text and log lines.
 //
 // Server is safe for concurrent use once Main has started it.

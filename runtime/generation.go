@@ -127,10 +127,15 @@ func (g *generation) routeList(l *listener) string {
 // generation for the whole request.
 func (s *Server) portHandler(l *listener) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.live != nil && s.live.serveInternal(w, r) {
-			return // live-reload endpoints: no generation, no GIL
-		}
 		gen := s.current.Load()
+		if s.live != nil && strings.HasPrefix(r.URL.Path, livePrefix) && s.debug.Load() {
+			// Live-reload endpoints: no generation pinned, no GIL, but the
+			// settings' Host check and CORS apply as everywhere.
+			s.withSettings(s.settingsOf(gen), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.live.serveInternal(w, r)
+			})).ServeHTTP(w, r)
+			return
+		}
 		gen.inflight.Add(1)
 		defer gen.inflight.Add(-1)
 		if s.live != nil {

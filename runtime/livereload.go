@@ -192,7 +192,9 @@ func (rl *reloader) serveEvents(w http.ResponseWriter, r *http.Request) {
 // the Response may be shared between requests.
 func (rl *reloader) inject(r *http.Request, header http.Header, body []byte) []byte {
 	id, ok := r.Context().Value(liveGenKey{}).(uint64)
-	if !ok || header.Get("Content-Encoding") != "" {
+	// Only pages a browser asked for get the client: curl and API clients
+	// (which do not name text/html in Accept) see the body as written.
+	if !ok || header.Get("Content-Encoding") != "" || !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		return body
 	}
 	if mt, _, err := mime.ParseMediaType(header.Get("Content-Type")); err != nil || mt != "text/html" {

@@ -360,6 +360,7 @@ func TestInjectLiveReloadTag(t *testing.T) {
 	rl := &reloader{boot: "b"}
 	page := func() *http.Request {
 		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
 		return r.WithContext(context.WithValue(r.Context(), liveGenKey{}, uint64(7)))
 	}
 	tag := `<script src="/__hwebserver/livereload.js" data-version="b.7"></script>`
@@ -373,6 +374,7 @@ func TestInjectLiveReloadTag(t *testing.T) {
 		{"not HTML", "application/json", "", `{"a": 1}`, `{"a": 1}`, false},
 		{"compressed", "text/html", "gzip", "\x1f\x8b", "\x1f\x8b", false},
 		{"not a page request", "text/html", "", "hello", "hello", true},
+		{"client not asking for HTML (curl)", "text/html", "", "hello", "hello", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -381,6 +383,9 @@ func TestInjectLiveReloadTag(t *testing.T) {
 				h.Set("Content-Encoding", tc.encoding)
 			}
 			r := page()
+			if strings.HasPrefix(tc.name, "client not asking") {
+				r.Header.Set("Accept", "*/*")
+			}
 			if tc.plain {
 				r = httptest.NewRequest("GET", "/", nil)
 			}
@@ -554,7 +559,9 @@ func (w *lineSignal) Write(p []byte) (int, error) {
 func get(t *testing.T, h http.Handler, path string) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	req := httptest.NewRequest("GET", path, nil)
+	req.Header.Set("Accept", "text/html,*/*") // as a browser asks
+	h.ServeHTTP(rec, req)
 	if rec.Code != 200 {
 		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
 	}

@@ -76,9 +76,11 @@ wait_url() {
 }
 
 "$tmp/rawhello" -addr 127.0.0.1:0 >"$tmp/raw.out" 2>"$tmp/raw.out.err" &
-pids+=($!)
+raw_pid=$!
+pids+=($raw_pid)
 (cd "$tmp" && exec ./hwebserver run app.star --port 0) >"$tmp/hws.out" 2>"$tmp/hws.out.err" &
-pids+=($!)
+hws_pid=$!
+pids+=($hws_pid)
 raw_url=$(wait_url "$tmp/raw.out" 'http://127\.0\.0\.1:[0-9]+/')
 hws_url=$(wait_url "$tmp/hws.out" 'http://[^ ]+/ \[main\]' | sed 's| \[main\]$||')
 hws_url=${hws_url%/}
@@ -123,12 +125,21 @@ elif [[ "$got" != "200 3" ]]; then
 	exit 1
 fi
 
-# run NAME URL [LUA]: one wrk run; prints and records its req/s.
-declare -A rps
+# cpu_ticks PID: user+system CPU of a process so far, in clock ticks
+# (Linux); empty elsewhere.
+cpu_ticks() {
+	[[ -r /proc/$1/stat ]] && awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# run NAME PID URL [LUA]: one wrk run; prints and records its req/s, and
+# the server's CPU time per request where /proc tells it.
+declare -A rps cpus
 run() {
-	local name=$1 url=$2 lua=${3:-} out
+	local name=$1 pid=$2 url=$3 lua=${4:-} out c0 c1 cpu=""
 	local args=(-t"$threads" -c"$conns" -d"${duration}s" --timeout 10s)
 	[[ -n "$lua" ]] && args+=(-s "$lua")
+	c0=$(cpu_ticks "$pid" || true)
 	# In the background and waited for, so that a signal stops it at once.
 	timeout $((duration + 30)) wrk "${args[@]}" "$url" >"$tmp/wrk.out" 2>&1 &
 	pids+=($!)
@@ -138,6 +149,7 @@ run() {
 		exit 1
 	fi
 	out=$(<"$tmp/wrk.out")
+	c1=$(cpu_ticks "$pid" || true)
 	if grep -q -e 'Non-2xx or 3xx responses' -e 'Socket errors' <<<"$out"; then
 		echo "bench.sh: $name had errors:" >&2
 		echo "$out" >&2
@@ -149,17 +161,31 @@ run() {
 		echo "$out" >&2
 		exit 1
 	fi
-	printf '%-8s %12s req/s   (%s)\n' "$name" "${rps[$name]}" "$url"
+	if [[ -n "$c0" && -n "$c1" ]]; then
+		cpus[$name]=$(awk -v c=$((c1 - c0)) -v t="$tck" -v n="$(awk '/ requests in / { print $1 }' <<<"$out")" \
+			'BEGIN { if (n > 0) printf "%.1f", c / t / n * 1e6 }')
+		[[ -n "${cpus[$name]}" ]] && cpu="   server CPU ${cpus[$name]} us/req"
+	fi
+	printf '%-8s %12s req/s%s   (%s)\n' "$name" "${rps[$name]}" "$cpu" "$url"
 }
 
 echo "wrk -t$threads -c$conns -d${duration}s on $(nproc 2>/dev/null || echo '?') cores"
-run raw "$raw_url/"
-run hello "$hws_url/"
-[[ -n "$api" ]] && run api "$hws_url/api" "$tmp/api.lua"
+run raw "$raw_pid" "$raw_url/"
+run hello "$hws_pid" "$hws_url/"
+[[ -n "$api" ]] && run api "$hws_pid" "$hws_url/api" "$tmp/api.lua"
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "hello/raw = $(ratio "${rps[hello]}" "${rps[raw]}")"
 if [[ -n "$api" ]]; then
 	echo "api/raw   = $(ratio "${rps[api]}" "${rps[raw]}")"
 	echo "api/hello = $(ratio "${rps[api]}" "${rps[hello]}")"
+fi
+# Throughput ratios move with whatever else runs on the machine; the CPU
+# each request costs the server moves much less.
+if [[ -n "${cpus[raw]:-}" && -n "${cpus[hello]:-}" ]]; then
+	over="hello +$(awk -v a="${cpus[hello]}" -v b="${cpus[raw]}" 'BEGIN { printf "%.1f", a - b }')"
+	if [[ -n "$api" && -n "${cpus[api]:-}" ]]; then
+		over+=", api +$(awk -v a="${cpus[api]}" -v b="${cpus[raw]}" 'BEGIN { printf "%.1f", a - b }')"
+	fi
+	echo "server CPU per request over raw net/http: $over us"
 fi

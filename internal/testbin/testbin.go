@@ -1,0 +1,60 @@
+// Package testbin builds the hwebserver binary for end-to-end tests (the
+// tests/ and examples/ packages), which run the real program.
+package testbin
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Build compiles the module rooted at root into a new temp dir and returns
+// the binary's path and a function that removes it.
+//
+// It also reads every source file of the module: go test caches a package's
+// result keyed on the files the test opened, and the binary is built by a
+// subprocess the cache cannot see, so without this an edit to the server
+// would leave end-to-end results cached.
+func Build(root string) (bin string, cleanup func(), err error) {
+	if err := touchSources(root); err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "hwebserver-e2e-*")
+	if err != nil {
+		return "", nil, err
+	}
+	bin = filepath.Join(dir, "hwebserver")
+	build := exec.Command("go", "build", "-o", bin, root)
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("building hwebserver: %w", err)
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+func touchSources(root string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".js", ".mod", ".sum":
+			if strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			_, err := os.ReadFile(path)
+			return err
+		}
+		return nil
+	})
+}
