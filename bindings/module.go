@@ -143,6 +143,12 @@ func methodNames_(fn string, v starlark.Value) ([]string, error) {
 }
 
 func newResponse(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	// Response("text"), the common case, without UnpackArgs's allocations.
+	if len(args) == 1 && len(kwargs) == 0 {
+		if d, ok := args[0].(starlark.String); ok {
+			return NewTextResponse(http.StatusOK, "text/html", string(d)), nil
+		}
+	}
 	var (
 		data        starlark.Value = starlark.String("")
 		status                     = http.StatusOK

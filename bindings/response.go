@@ -31,10 +31,20 @@ var (
 	_ starlark.Value    = (*Response)(nil)
 )
 
+const htmlUTF8 = "text/html; charset=utf-8"
+
+// htmlUTF8Value is shared by responses: header values are replaced, never
+// changed in place.
+var htmlUTF8Value = []string{htmlUTF8}
+
 // NewResponse returns a response with a body and a content type.
 func NewResponse(status int, contentType string, body []byte) *Response {
 	r := &Response{status: status, header: make(http.Header, 2), body: body}
-	if contentType != "" {
+	switch contentType {
+	case "":
+	case htmlUTF8:
+		r.header["Content-Type"] = htmlUTF8Value
+	default:
 		r.header.Set("Content-Type", contentType)
 	}
 	return r
@@ -66,6 +76,9 @@ func NewFileResponse(path, contentType string, deleteFile bool, downloadName str
 // withCharset adds charset=utf-8 to a text/* type that names none, so that
 // non-ASCII text from a str renders the same in every browser.
 func withCharset(ct string) string {
+	if ct == "text/html" {
+		return htmlUTF8
+	}
 	if strings.HasPrefix(ct, "text/") && !strings.Contains(ct, "charset") {
 		return ct + "; charset=utf-8"
 	}

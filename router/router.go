@@ -76,5 +76,19 @@ func Build(routes []Route, notFound http.Handler) http.Handler {
 	}
 	mux.NotFound(notFound.ServeHTTP)
 	mux.MethodNotAllowed(notFound.ServeHTTP)
-	return mux
+	// Static patterns are answered from a map, as chi would answer them,
+	// without its per-request route context and request copy.
+	static := map[string]http.Handler{}
+	for k, sl := range patterns {
+		if !strings.HasSuffix(k, "*") {
+			static[k] = sl.h
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := static[r.URL.Path]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

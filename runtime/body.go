@@ -66,8 +66,11 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 // returns the Request value for the handler. Temp files it made are in the
 // returned TempFiles, which the caller removes after the response.
 func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener) (*bindings.Request, *bindings.TempFiles, *Failure) {
-	temps := &bindings.TempFiles{}
-	req := &bindings.Request{HTTP: r, LocalPort: l.port}
+	both := &struct {
+		req   bindings.Request
+		temps bindings.TempFiles
+	}{req: bindings.Request{HTTP: r, LocalPort: l.port}}
+	req, temps := &both.req, &both.temps
 	if r.Body == nil || r.Body == http.NoBody {
 		return req, temps, nil
 	}

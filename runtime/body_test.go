@@ -1,14 +1,12 @@
 package runtime
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
 func randomBytes(t testing.TB, n int) []byte {
@@ -27,20 +26,6 @@ func randomBytes(t testing.TB, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// tempEntries lists what is left in dir.
-func tempEntries(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // oneByteReader hands out one byte per Read, as a slow network does.
@@ -101,7 +86,7 @@ func TestReadBody(t *testing.T) {
 				t.Errorf("contents differ")
 			}
 			temps.RemoveAll()
-			if left := tempEntries(t, dir); len(left) != 0 {
+			if left := testbin.DirEntries(t, dir); len(left) != 0 {
 				t.Errorf("temp files left: %v", left)
 			}
 		})
@@ -137,7 +122,7 @@ func TestReadBodyErrors(t *testing.T) {
 				t.Fatalf("err = %v, want io.ErrUnexpectedEOF", err)
 			}
 			temps.RemoveAll()
-			if left := tempEntries(t, dir); len(left) != 0 {
+			if left := testbin.DirEntries(t, dir); len(left) != 0 {
 				t.Errorf("temp files left: %v", left)
 			}
 			if f := bodyFailure(io.ErrUnexpectedEOF, 10); f.Status != http.StatusBadRequest {
@@ -187,33 +172,11 @@ func bodyServer(t *testing.T, maxRequest, inMemory int64, read *atomic.Int64) *h
 	return srv
 }
 
-// rawPost writes a request by hand (the body in the background, since
-// the server may answer before reading it) and returns status and body.
-func rawPost(t *testing.T, addr, header string, body []byte) (int, string) {
+// rawPost writes a request by hand (see testbin.RawRequest) and returns
+// status and body.
+func rawPost(t *testing.T, base, header string, body []byte) (int, string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(conn, header); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		conn.Write(body) // fails once the server closes: expected
-	}()
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	conn.Close()
-	<-done
-	return resp.StatusCode, string(msg)
+	return testbin.RawRequest(t, base, header, bytes.NewReader(body))
 }
 
 func chunked(body []byte, size int) []byte {
@@ -233,12 +196,11 @@ func TestRequestSizeLimit(t *testing.T) {
 	const limit = 64 << 10
 	var read atomic.Int64
 	srv := bodyServer(t, limit, 16<<10, &read)
-	addr := srv.Listener.Addr().String()
 	big := randomBytes(t, 1<<20)
 
 	t.Run("content-length", func(t *testing.T) {
 		read.Store(0)
-		code, msg := rawPost(t, addr, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", len(big)), big)
+		code, msg := rawPost(t, srv.URL, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", len(big)), big)
 		if code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "max_request_size") {
 			t.Fatalf("got %d %q, want 413 naming max_request_size", code, msg)
 		}
@@ -248,7 +210,7 @@ func TestRequestSizeLimit(t *testing.T) {
 	})
 	t.Run("chunked", func(t *testing.T) {
 		read.Store(0)
-		code, msg := rawPost(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(big, 8192))
+		code, msg := rawPost(t, srv.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(big, 8192))
 		if code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "max_request_size") {
 			t.Fatalf("got %d %q, want 413 naming max_request_size", code, msg)
 		}
@@ -259,7 +221,7 @@ func TestRequestSizeLimit(t *testing.T) {
 	t.Run("chunked multipart", func(t *testing.T) {
 		read.Store(0)
 		body, ctype := multipartBody(t, map[string][]byte{"f": big}, nil)
-		code, _ := rawPost(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: "+ctype+"\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(body, 8192))
+		code, _ := rawPost(t, srv.URL, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: "+ctype+"\r\nTransfer-Encoding: chunked\r\n\r\n", chunked(body, 8192))
 		if code != http.StatusRequestEntityTooLarge {
 			t.Fatalf("got %d, want 413", code)
 		}
@@ -268,7 +230,7 @@ func TestRequestSizeLimit(t *testing.T) {
 		}
 	})
 	t.Run("at the limit", func(t *testing.T) {
-		code, msg := rawPost(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", chunked(big[:limit], 8192))
+		code, msg := rawPost(t, srv.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", chunked(big[:limit], 8192))
 		if code != http.StatusOK {
 			t.Fatalf("got %d %q, want 200", code, msg)
 		}
@@ -321,7 +283,7 @@ func TestMultipartUpload(t *testing.T) {
 		t.Errorf("large file on disk differs (err %v)", err)
 	}
 	temps.RemoveAll()
-	if left := tempEntries(t, dir); len(left) != 0 {
+	if left := testbin.DirEntries(t, dir); len(left) != 0 {
 		t.Errorf("temp files left: %v", left)
 	}
 }
@@ -393,7 +355,7 @@ func TestBrokenMultipart(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 	srv.Close()
-	if left := tempEntries(t, tmp); len(left) != 0 {
+	if left := testbin.DirEntries(t, tmp); len(left) != 0 {
 		t.Errorf("temp files left: %v", left)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -442,7 +404,7 @@ func FuzzMultipart(f *testing.F) {
 			}
 		}
 		temps.RemoveAll()
-		if left := tempEntries(t, dir); len(left) != 0 {
+		if left := testbin.DirEntries(t, dir); len(left) != 0 {
 			t.Errorf("temp files left: %v", left)
 		}
 	})

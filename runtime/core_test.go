@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/internal/testbin"
 	"go.starlark.net/starlark"
 )
 
 // testServer is a Server run in-process on a free port.
 type testServer struct {
 	URL  string
-	Log  *syncBuffer
+	Log  *testbin.Buffer
 	stop context.CancelFunc
 	done chan error
 }
@@ -40,8 +41,8 @@ func startServer(t *testing.T, script string, opts func(*Options)) *testServer {
 	cli := bindings.DefaultRunConfig()
 	cli.Port = 0
 	cli.Given["port"] = true
-	ts := &testServer{Log: &syncBuffer{}, done: make(chan error, 1)}
-	stdout := &syncBuffer{}
+	ts := &testServer{Log: &testbin.Buffer{}, done: make(chan error, 1)}
+	stdout := &testbin.Buffer{}
 	level := new(slog.LevelVar)
 	o := Options{Script: path, CLI: cli, Stdout: stdout, Level: level, Logger: NewLogger(ts.Log, level)}
 	if opts != nil {
@@ -197,10 +198,8 @@ def spin(request):
 	t.Logf("GIL hand-overs before the first handler finished: %d", n)
 }
 
-// --max-steps ends a runaway handler with 503 and a clear message; the
-// GIL is free again at once.
-func TestMaxSteps(t *testing.T) {
-	ts := startServer(t, `
+// loopScript has a handler that never ends and one that answers at once.
+const loopScript = `
 @hwebserver.urlHandler("/loop")
 def loop(request):
     while True:
@@ -209,7 +208,12 @@ def loop(request):
 @hwebserver.urlHandler("/hello")
 def hello(request):
     return "hello"
-`, func(o *Options) { o.MaxSteps = 200_000 })
+`
+
+// --max-steps ends a runaway handler with 503 and a clear message; the
+// GIL is free again at once.
+func TestMaxSteps(t *testing.T) {
+	ts := startServer(t, loopScript, func(o *Options) { o.MaxSteps = 200_000 })
 	code, body, h := ts.get(t, "/loop")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "200000 execution steps") || h.Get("Retry-After") == "" {
 		t.Errorf("/loop: %d Retry-After=%q %q, want 503 naming the step budget", code, h.Get("Retry-After"), body)
@@ -222,16 +226,7 @@ def hello(request):
 // --request-timeout ends a handler stuck in a loop with 503, and its
 // worker and the GIL go to the next request.
 func TestRequestTimeout(t *testing.T) {
-	ts := startServer(t, `
-@hwebserver.urlHandler("/loop")
-def loop(request):
-    while True:
-        pass
-
-@hwebserver.urlHandler("/hello")
-def hello(request):
-    return "hello"
-`, func(o *Options) {
+	ts := startServer(t, loopScript, func(o *Options) {
 		o.RequestTimeout = 300 * time.Millisecond
 		o.CLI.MaxNumThreads = 1
 		o.CLI.Given["max_num_threads"] = true
@@ -252,16 +247,7 @@ def hello(request):
 // A client that goes away cancels its handler: with one worker, the next
 // request is served although the first handler looped forever.
 func TestClientGoneCancelsHandler(t *testing.T) {
-	ts := startServer(t, `
-@hwebserver.urlHandler("/loop")
-def loop(request):
-    while True:
-        pass
-
-@hwebserver.urlHandler("/hello")
-def hello(request):
-    return "hello"
-`, func(o *Options) {
+	ts := startServer(t, loopScript, func(o *Options) {
 		o.CLI.MaxNumThreads = 1
 		o.CLI.Given["max_num_threads"] = true
 		o.QueueTimeout = 10 * time.Second

@@ -1,31 +1,14 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/hwebserver/hwebserver/internal/testbin"
 	"go.starlark.net/starlark"
 )
-
-// writeTree writes name -> content under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // loadTree runs main.star of a file tree in dir (the working directory,
 // so file names in messages are relative) as one generation.
@@ -52,10 +35,37 @@ func (lt *loadTree) run(t *testing.T, main string) (starlark.StringDict, error) 
 	return l.execMain(thread, main)
 }
 
-func TestLoaderRelativeToLoadingFile(t *testing.T) {
+// chdirTree writes files to a new temp dir and makes it the working
+// directory, so file names in messages are relative.
+func chdirTree(t *testing.T, files map[string]string) {
+	t.Helper()
 	dir := t.TempDir()
 	t.Chdir(dir)
-	writeTree(t, dir, map[string]string{
+	testbin.WriteTree(t, dir, files)
+}
+
+// runTree runs main.star of files, in a new working directory, as one
+// generation.
+func runTree(t *testing.T, files map[string]string) (*loadTree, starlark.StringDict, error) {
+	t.Helper()
+	chdirTree(t, files)
+	lt := &loadTree{ticks: map[string]int{}}
+	g, err := lt.run(t, "main.star")
+	return lt, g, err
+}
+
+// loadError is runTree's error; a run without one fails the test.
+func loadError(t *testing.T, files map[string]string, want string) error {
+	t.Helper()
+	_, _, err := runTree(t, files)
+	if err == nil {
+		t.Fatalf("no error, want %q", want)
+	}
+	return err
+}
+
+func TestLoaderRelativeToLoadingFile(t *testing.T) {
+	_, g, err := runTree(t, map[string]string{
 		"main.star":         `load("lib/a.star", "a_value", "b_via_a")` + "\nresult = a_value + '+' + b_via_a\n",
 		"lib/a.star":        `load("b.star", "b_value")` + "\na_value = 'a'\nb_via_a = b_value\n",
 		"lib/b.star":        `load("../shared/c.star", "c_value")` + "\nb_value = 'b:' + c_value\n",
@@ -63,8 +73,6 @@ func TestLoaderRelativeToLoadingFile(t *testing.T) {
 		"b.star":            "b_value = 'WRONG: resolved against the main script'\n",
 		"lib/shared/c.star": "c_value = 'WRONG'\n",
 	})
-	lt := &loadTree{ticks: map[string]int{}}
-	g, err := lt.run(t, "main.star")
 	if err != nil {
 		t.Fatal(FormatError(err))
 	}
@@ -76,15 +84,11 @@ func TestLoaderRelativeToLoadingFile(t *testing.T) {
 // Each file runs once per generation, however many files load it and by
 // whatever relative path; a new generation runs it again.
 func TestLoaderCachesPerGeneration(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	writeTree(t, dir, map[string]string{
+	lt, g, err := runTree(t, map[string]string{
 		"main.star":     "load('lib/a.star', 'a')\nload('lib/util.star', 'n')\nload('./lib/../lib/util.star', n2='n')\nsame = n == n2\n",
 		"lib/a.star":    "load('util.star', 'n')\na = n\n",
 		"lib/util.star": "n = tick('util')\nshared = []\n",
 	})
-	lt := &loadTree{ticks: map[string]int{}}
-	g, err := lt.run(t, "main.star")
 	if err != nil {
 		t.Fatal(FormatError(err))
 	}
@@ -123,15 +127,7 @@ func TestLoaderCycle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			t.Chdir(dir)
-			writeTree(t, dir, tt.files)
-			lt := &loadTree{ticks: map[string]int{}}
-			_, err := lt.run(t, "main.star")
-			if err == nil {
-				t.Fatalf("no error, want %q", tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
+			if err := loadError(t, tt.files, tt.want); !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %q does not name the cycle %q", err, tt.want)
 			}
 		})
@@ -139,15 +135,11 @@ func TestLoaderCycle(t *testing.T) {
 }
 
 func TestLoaderName(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	writeTree(t, dir, map[string]string{
+	_, g, err := runTree(t, map[string]string{
 		"main.star":       "load('lib/mod.star', 'mod_name')\nmain_name = __name__\nmod = mod_name\n",
 		"lib/mod.star":    "load('deep/x.star', 'x_name')\nmod_name = __name__ + ' ' + x_name\n",
 		"lib/deep/x.star": "x_name = __name__\n",
 	})
-	lt := &loadTree{ticks: map[string]int{}}
-	g, err := lt.run(t, "main.star")
 	if err != nil {
 		t.Fatal(FormatError(err))
 	}
@@ -191,15 +183,7 @@ func TestLoaderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			t.Chdir(dir)
-			writeTree(t, dir, tt.files)
-			lt := &loadTree{ticks: map[string]int{}}
-			_, err := lt.run(t, "main.star")
-			if err == nil {
-				t.Fatalf("no error, want %q", tt.want)
-			}
-			if got := FormatError(err); !strings.Contains(got, tt.want) {
+			if got := FormatError(loadError(t, tt.files, tt.want)); !strings.Contains(got, tt.want) {
 				t.Errorf("FormatError = %q, want it to contain %q", got, tt.want)
 			}
 		})
@@ -209,9 +193,7 @@ func TestLoaderErrors(t *testing.T) {
 // print() goes to the log, prefixed with the file and line that printed,
 // in loaded files too; the server's loader gives handlers their modules.
 func TestLoaderPrintAndServerLoad(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	writeTree(t, dir, map[string]string{
+	chdirTree(t, map[string]string{
 		"main.star": `load("lib/routes.star", "register")
 print("main says hi")
 register()
@@ -225,7 +207,7 @@ def register():
     hwebserver.urlHandler("/")(index)
 `,
 	})
-	var logBuf syncBuffer
+	var logBuf testbin.Buffer
 	level := new(slog.LevelVar)
 	srv := New(Options{Script: "main.star", Check: true, Logger: NewLogger(&logBuf, level), Level: level})
 	if err := srv.Main(context.Background()); err != nil {
@@ -241,22 +223,4 @@ def register():
 	if reg == nil || len(reg.Handlers) != 1 || reg.Handlers[0].Path != "/" || reg.Handlers[0].Where != "lib/routes.star:7" {
 		t.Fatalf("registry: %+v", reg)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers and readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -21,6 +21,7 @@ import (
 	"weak"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
 // reloadRecorder is a coalescer's reload function that records its calls
@@ -72,6 +73,17 @@ func startCoalescer(t *testing.T, rec *reloadRecorder) chan<- string {
 	return events
 }
 
+// startGatedReload starts a coalescer whose reloads wait for rec.gate and
+// brings it to its first reload, running for a change of /a.star.
+func startGatedReload(t *testing.T) (*reloadRecorder, chan<- string) {
+	rec := &reloadRecorder{gate: make(chan struct{})}
+	events := startCoalescer(t, rec)
+	events <- "/a.star"
+	time.Sleep(quietPeriod)
+	synctest.Wait()
+	return rec, events
+}
+
 func TestCoalescerBurstIsOneReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rec := &reloadRecorder{}
@@ -101,11 +113,7 @@ func TestCoalescerBurstIsOneReload(t *testing.T) {
 
 func TestCoalescerChangeDuringReloadCausesExactlyOneMore(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &reloadRecorder{gate: make(chan struct{})}
-		events := startCoalescer(t, rec)
-		events <- "/a.star"
-		time.Sleep(quietPeriod)
-		synctest.Wait()
+		rec, events := startGatedReload(t)
 		if n := len(rec.snapshot()); n != 1 {
 			t.Fatalf("%d reloads started, want 1", n)
 		}
@@ -157,11 +165,7 @@ func TestCoalescerContinuousChangesStillReload(t *testing.T) {
 
 func TestCoalescerCancelsAStuckReload(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		rec := &reloadRecorder{gate: make(chan struct{})}
-		events := startCoalescer(t, rec)
-		events <- "/a.star"
-		time.Sleep(quietPeriod)
-		synctest.Wait()
+		rec, events := startGatedReload(t)
 		// A change soon after the start waits for the running reload...
 		events <- "/a.star"
 		synctest.Wait()
@@ -715,7 +719,7 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 // run() in a reload binds nothing and ends the top level when it would
 // block; changed listener arguments are reported as needing a restart.
 func TestRunInReload(t *testing.T) {
-	var log syncBuilder
+	var log testbin.Buffer
 	s := startLiveServer(t, &log)
 	dir := filepath.Dir(s.opts.Script)
 	src := `
@@ -746,24 +750,6 @@ fail("the code after a blocking run() runs at shutdown, not in a reload")
 	if body := get(t, s.portHandler(s.listeners[0]), "/"); !strings.Contains(body, "after run") {
 		t.Errorf("GET /: %q", body)
 	}
-}
-
-// syncBuilder is a strings.Builder safe for concurrent writers.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncBuilder) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuilder) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // After shutdown nothing of live reload is left: no goroutine (watcher,

@@ -35,6 +35,8 @@ type listener struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
+	// printFn is s.print, made once: a method value allocates each time.
+	printFn func(*starlark.Thread, string)
 
 	gil  GIL
 	pool *Pool
@@ -60,6 +62,7 @@ type Server struct {
 func New(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{})}
+	s.printFn = s.print
 	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 	s.debug.Store(opts.CLI.Given["debug"] && opts.CLI.Debug)
 	return s

@@ -497,7 +497,7 @@ func TestAPIPythonKeepAlive(t *testing.T) {
 		t.Skip("needs /proc to count the server's file descriptors")
 	}
 	p := startAPI(t)
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	u, _ := url.Parse(p.URL)
 	fdsBefore := procFDs(t, pid)
 	// One call first so that lazily started runtime threads exist already.

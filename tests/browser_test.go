@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
 // webDriver is one chromedriver process with one browser session.
@@ -65,7 +67,7 @@ func newWebDriver(t *testing.T) *webDriver {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	var logs syncBuffer
+	var logs testbin.Buffer
 	cmd := exec.Command(driver, "--port="+strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -14,52 +14,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
-
-// coreResult is one response, for requests sent from goroutines (which
-// must not call t.Fatal).
-type coreResult struct {
-	status  int
-	body    string
-	header  http.Header
-	elapsed time.Duration
-	err     error
-}
-
-func coreGet(url string, timeout time.Duration) coreResult {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	start := time.Now()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return coreResult{err: err, elapsed: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	return coreResult{status: resp.StatusCode, body: string(data), header: resp.Header, elapsed: time.Since(start), err: err}
-}
-
-// coreParallel sends n GETs to url at once and returns the results and
-// the time until the last one finished.
-func coreParallel(n int, url string, timeout time.Duration) ([]coreResult, time.Duration) {
-	results := make([]coreResult, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = coreGet(url, timeout)
-		}()
-	}
-	wg.Wait()
-	return results, time.Since(start)
-}
 
 // runCLI runs the binary to completion and returns its exit code and output.
 func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
@@ -434,11 +394,11 @@ hwebserver.run(max_num_threads=4)
 
 	t.Run("8 sleeps on 4 workers take two rounds", func(t *testing.T) {
 		// Warm up the connections so the measure is the server's.
-		coreParallel(8, p.URL+"/hello", 10*time.Second)
-		results, elapsed := coreParallel(8, p.URL+"/sleep", 10*time.Second)
+		testbin.Parallel(8, p.URL+"/hello", 10*time.Second)
+		results, elapsed := testbin.Parallel(8, p.URL+"/sleep", 10*time.Second)
 		for _, r := range results {
-			if r.err != nil || r.status != 200 || r.body != "slept" {
-				t.Fatalf("/sleep: %d %q %v", r.status, r.body, r.err)
+			if r.Err != nil || r.Status != 200 || r.Body != "slept" {
+				t.Fatalf("/sleep: %d %q %v", r.Status, r.Body, r.Err)
 			}
 		}
 		t.Logf("8 concurrent requests sleeping 0.2 s with max_num_threads=4: %s", elapsed.Round(time.Millisecond))
@@ -448,34 +408,34 @@ hwebserver.run(max_num_threads=4)
 	})
 
 	t.Run("a spinning handler does not starve others and times out", func(t *testing.T) {
-		spin := make(chan coreResult, 1)
-		go func() { spin <- coreGet(p.URL+"/spin", 10*time.Second) }()
+		spin := make(chan testbin.Result, 1)
+		go func() { spin <- testbin.Fetch(p.URL+"/spin", 10*time.Second) }()
 		WaitFor(t, 5*time.Second, "the spinning handler to start", func() bool {
 			return strings.Contains(p.Stderr(), "spinning")
 		})
 		for i := range 5 {
-			r := coreGet(p.URL+"/hello", 10*time.Second)
-			if r.err != nil || r.status != 200 || r.body != "hello" {
-				t.Fatalf("/hello #%d while /spin runs: %d %q %v", i, r.status, r.body, r.err)
+			r := testbin.Fetch(p.URL+"/hello", 10*time.Second)
+			if r.Err != nil || r.Status != 200 || r.Body != "hello" {
+				t.Fatalf("/hello #%d while /spin runs: %d %q %v", i, r.Status, r.Body, r.Err)
 			}
-			if r.elapsed > 500*time.Millisecond {
-				t.Errorf("/hello #%d took %s while /spin held the GIL", i, r.elapsed)
+			if r.Elapsed > 500*time.Millisecond {
+				t.Errorf("/hello #%d took %s while /spin held the GIL", i, r.Elapsed)
 			}
 		}
 		select {
 		case r := <-spin:
-			t.Fatalf("/spin ended (%d) before the hello requests were done: the test proves nothing", r.status)
+			t.Fatalf("/spin ended (%d) before the hello requests were done: the test proves nothing", r.Status)
 		default:
 		}
 		r := <-spin
-		if r.err != nil || r.status != 503 || !strings.Contains(r.body, "request timeout") {
-			t.Errorf("/spin: %d %q %v, want 503 naming the request timeout", r.status, r.body, r.err)
+		if r.Err != nil || r.Status != 503 || !strings.Contains(r.Body, "request timeout") {
+			t.Errorf("/spin: %d %q %v, want 503 naming the request timeout", r.Status, r.Body, r.Err)
 		}
-		if r.elapsed < 900*time.Millisecond || r.elapsed > 3*time.Second {
-			t.Errorf("/spin ended after %s, want about 1 s (--request-timeout 1s)", r.elapsed)
+		if r.Elapsed < 900*time.Millisecond || r.Elapsed > 3*time.Second {
+			t.Errorf("/spin ended after %s, want about 1 s (--request-timeout 1s)", r.Elapsed)
 		}
-		if r := coreGet(p.URL+"/hello", 5*time.Second); r.status != 200 {
-			t.Errorf("/hello after the timeout: %d", r.status)
+		if r := testbin.Fetch(p.URL+"/hello", 5*time.Second); r.Status != 200 {
+			t.Errorf("/hello after the timeout: %d", r.Status)
 		}
 	})
 }
@@ -489,24 +449,24 @@ def slow(request):
     return "done"
 `})
 	p := Start(t, dir, "app.star", "--port", "0", "--max-num-threads", "1", "--backlog", "2")
-	results, elapsed := coreParallel(8, p.URL+"/slow", 10*time.Second)
+	results, elapsed := testbin.Parallel(8, p.URL+"/slow", 10*time.Second)
 	ok, refused := 0, 0
 	for _, r := range results {
 		switch {
-		case r.err != nil:
-			t.Errorf("a request failed or hung: %v after %s", r.err, r.elapsed)
-		case r.status == 200:
+		case r.Err != nil:
+			t.Errorf("a request failed or hung: %v after %s", r.Err, r.Elapsed)
+		case r.Status == 200:
 			ok++
-		case r.status == 503:
+		case r.Status == 503:
 			refused++
-			if r.header.Get("Retry-After") == "" {
+			if r.Header.Get("Retry-After") == "" {
 				t.Errorf("503 without Retry-After")
 			}
-			if r.elapsed > 300*time.Millisecond {
-				t.Errorf("a refusal took %s, want immediate", r.elapsed)
+			if r.Elapsed > 300*time.Millisecond {
+				t.Errorf("a refusal took %s, want immediate", r.Elapsed)
 			}
 		default:
-			t.Errorf("status %d %q", r.status, r.body)
+			t.Errorf("status %d %q", r.Status, r.Body)
 		}
 	}
 	t.Logf("%d ok, %d refused in %s", ok, refused, elapsed.Round(time.Millisecond))
@@ -533,15 +493,15 @@ def slow(request):
     return "finished"
 `})
 			p := Start(t, dir, "app.star", "--port", "0")
-			done := make(chan coreResult, 1)
-			go func() { done <- coreGet(p.URL+"/slow", 10*time.Second) }()
+			done := make(chan testbin.Result, 1)
+			go func() { done <- testbin.Fetch(p.URL+"/slow", 10*time.Second) }()
 			WaitFor(t, 5*time.Second, "the slow handler to start", func() bool {
 				return strings.Contains(p.Stderr(), "slow started")
 			})
 			p.Signal(sig)
 			r := <-done
-			if r.err != nil || r.status != 200 || r.body != "finished" {
-				t.Errorf("in-flight request: %d %q %v, want 200 finished", r.status, r.body, r.err)
+			if r.Err != nil || r.Status != 200 || r.Body != "finished" {
+				t.Errorf("in-flight request: %d %q %v, want 200 finished", r.Status, r.Body, r.Err)
 			}
 			if code := p.Wait(10 * time.Second); code != 0 {
 				t.Errorf("exit code %d after %s, want 0\nstderr:\n%s", code, sig, p.Stderr())

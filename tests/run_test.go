@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
 // freeTCPPort returns a port that was free a moment ago.
@@ -267,36 +268,6 @@ func vmRSS(t *testing.T, pid int) int64 {
 	return kb << 10
 }
 
-// rawRequest sends header, then body from another goroutine (the server
-// may answer and close before reading it), and returns the response.
-func rawRequest(t *testing.T, base, header string, body io.Reader) (int, string) {
-	t.Helper()
-	u, _ := url.Parse(base)
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(conn, header); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.Copy(conn, body) // fails once the server closes: expected
-	}()
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	conn.Close()
-	<-done
-	return resp.StatusCode, string(msg)
-}
-
 // chunkedReader encodes n bytes of filler as a chunked body.
 type chunkedReader struct {
 	left int
@@ -343,18 +314,18 @@ def index(request):
 hwebserver.run(port=0, max_request_size=1048576)
 `})
 	p := Start(t, dir, "app.star")
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	const body = 5 << 20
-	if code, msg := rawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", strings.NewReader("hello")); code != 200 || msg != "got 5 bytes" {
+	if code, msg := testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", strings.NewReader("hello")); code != 200 || msg != "got 5 bytes" {
 		t.Fatalf("small body: %d %q", code, msg)
 	}
 	before := vmRSS(t, pid)
 	for i := range 4 {
-		code, msg := rawRequest(t, p.URL, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", body), io.LimitReader(zeros{}, body))
+		code, msg := testbin.RawRequest(t, p.URL, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", body), io.LimitReader(zeros{}, body))
 		if code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "limit of 1048576 bytes") {
 			t.Fatalf("Content-Length body %d: %d %q, want 413 naming the limit", i, code, msg)
 		}
-		code, msg = rawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", &chunkedReader{left: body})
+		code, msg = testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", &chunkedReader{left: body})
 		if code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "limit of 1048576 bytes") {
 			t.Fatalf("chunked body %d: %d %q, want 413 naming the limit", i, code, msg)
 		}
@@ -365,7 +336,7 @@ hwebserver.run(port=0, max_request_size=1048576)
 		t.Errorf("RSS grew by %d KiB over 8 refused bodies of %d KiB: the server buffers what it refuses", growth>>10, body>>10)
 	}
 	// At the limit is fine, and the connection-level refusals left the server serving.
-	code, msg := rawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &chunkedReader{left: 1048576})
+	code, msg := testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &chunkedReader{left: 1048576})
 	if code != 200 || msg != "got 1048576 bytes" {
 		t.Errorf("body at the limit: %d %q", code, msg)
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
 func randomData(t *testing.T, n int) []byte {
@@ -62,19 +64,6 @@ func serverTempDir(t *testing.T) string {
 	dir := t.TempDir()
 	t.Setenv("TMPDIR", dir)
 	return dir
-}
-
-func dirEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // Acceptance 4: a 1 KB and a 10 MB file in one request: the first in
@@ -177,7 +166,7 @@ def release(request):
 				_, err := os.Stat(path)
 				return os.IsNotExist(err)
 			})
-			if left := dirEntries(t, tmp); len(left) != 0 {
+			if left := testbin.DirEntries(t, tmp); len(left) != 0 {
 				t.Errorf("TMPDIR holds %v after the response", left)
 			}
 		})
@@ -206,7 +195,7 @@ hwebserver.run(port=0, max_in_memory_file_upload_size=1000)
 `})
 	tmp := serverTempDir(t)
 	p := Start(t, dir, "app.star")
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	baseline := procFDCount(t, pid) // before any connection
 
 	valid, ctype := uploadForm(t, []uploadPart{{"f", "f.bin", randomData(t, 100_000)}}, map[string]string{"a": "b"})
@@ -246,7 +235,7 @@ hwebserver.run(port=0, max_in_memory_file_upload_size=1000)
 		t.Fatalf("valid body: %d %q", code, body)
 	}
 	client.CloseIdleConnections()
-	WaitFor(t, 5*time.Second, "TMPDIR to be empty after a valid upload", func() bool { return len(dirEntries(t, tmp)) == 0 })
+	WaitFor(t, 5*time.Second, "TMPDIR to be empty after a valid upload", func() bool { return len(testbin.DirEntries(t, tmp)) == 0 })
 
 	for _, c := range cases {
 		code, body := send(c.ctype, c.body)
@@ -261,5 +250,5 @@ hwebserver.run(port=0, max_in_memory_file_upload_size=1000)
 	WaitFor(t, 5*time.Second, "the server's file descriptors to return to their count before any request", func() bool {
 		return procFDCount(t, pid) <= baseline
 	})
-	WaitFor(t, 5*time.Second, "TMPDIR to be empty", func() bool { return len(dirEntries(t, tmp)) == 0 })
+	WaitFor(t, 5*time.Second, "TMPDIR to be empty", func() bool { return len(testbin.DirEntries(t, tmp)) == 0 })
 }

@@ -4,102 +4,33 @@ package api
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := testbin.Build("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var serving = regexp.MustCompile(`serving .* on (http://[^/ ]+)/ \[main\]`)
+func TestMain(m *testing.M) { testbin.Main(m, "../..", &binary) }
 
 // start runs app.star on a free port and returns its base URL.
 func start(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, binary, "run", "app.star", "--port", "0")
-	out, errs := &lockedBuffer{}, &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, errs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("server stdout:\n%s\nserver stderr:\n%s", out, errs)
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := serving.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-	t.Fatalf("the example did not start\nstdout:\n%s\nstderr:\n%s", out, errs)
-	return ""
+	return testbin.Start(t, binary, "", "app.star", "--port", "0").URL
 }
 
+// post calls /api asking for JSON; it returns status, Content-Type and body.
 func post(t *testing.T, base, contentType string, body io.Reader) (int, string, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/api", body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header.Get("Content-Type"), string(data)
+	code, data, h := testbin.Do(t, http.MethodPost, base+"/api", contentType, body, "Accept: application/json")
+	return code, h.Get("Content-Type"), data
 }
 
 func TestExampleWithGo(t *testing.T) {

@@ -3,15 +3,7 @@
 package gil_test
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,114 +12,32 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := testbin.Build("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, "../..", &binary) }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var serving = regexp.MustCompile(`serving .* on (http://[^/ ]+)/ \[main\]`)
-
-// start runs `hwebserver run app.star --port 0 args...` and returns its
-// URL and its log.
-func start(t *testing.T, args ...string) (string, *lockedBuffer) {
+// start runs `hwebserver run app.star --port 0 args...`.
+func start(t *testing.T, args ...string) *testbin.Proc {
 	t.Helper()
-	var stdout, stderr lockedBuffer
-	cmd := exec.Command(binary, append([]string{"run", "app.star", "--port", "0"}, args...)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if m := serving.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1], &stderr
-		}
-		select {
-		case <-exited:
-			t.Fatalf("hwebserver exited:\n%s", &stderr)
-		case <-time.After(10 * time.Millisecond): // polling interval
-		}
-	}
-	t.Fatal("hwebserver did not start")
-	return "", nil
+	return testbin.Start(t, binary, "", "app.star", append([]string{"--port", "0"}, args...)...)
 }
 
-type result struct {
-	status  int
-	body    string
-	header  http.Header
-	elapsed time.Duration
-	err     error
-}
-
-func get(u string) result {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	start := time.Now()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return result{err: err, elapsed: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return result{status: resp.StatusCode, body: string(body), header: resp.Header, elapsed: time.Since(start), err: err}
-}
+// get GETs u, with the deadline the example's clients use; it may be
+// called from any goroutine.
+func get(u string) testbin.Result { return testbin.Fetch(u, 30*time.Second) }
 
 // parallel sends n GETs at once; it returns them and the time of the last.
-func parallel(n int, u string) ([]result, time.Duration) {
-	out := make([]result, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range n {
-		wg.Add(1)
-		go func() { defer wg.Done(); out[i] = get(u) }()
-	}
-	wg.Wait()
-	return out, time.Since(start)
+func parallel(n int, u string) ([]testbin.Result, time.Duration) {
+	return testbin.Parallel(n, u, 30*time.Second)
 }
 
 // Eight sleeps on four workers take two rounds: the pool admits four at
 // once, and time.sleep does not hold the GIL.
 func TestSleepsRunFourAtATime(t *testing.T) {
-	base, _ := start(t)
+	base := start(t).URL
 	parallel(8, base+"/hello") // open the connections first
 	results, elapsed := parallel(8, base+"/sleep?s=0.2")
 	for _, r := range results {
-		if r.err != nil || r.status != 200 || !strings.HasPrefix(r.body, "slept") {
-			t.Fatalf("/sleep: %d %q %v", r.status, r.body, r.err)
+		if r.Err != nil || r.Status != 200 || !strings.HasPrefix(r.Body, "slept") {
+			t.Fatalf("/sleep: %d %q %v", r.Status, r.Body, r.Err)
 		}
 	}
 	t.Logf("8 x sleep(0.2) on 4 workers: %s", elapsed.Round(time.Millisecond))
@@ -139,48 +49,49 @@ func TestSleepsRunFourAtATime(t *testing.T) {
 // A long CPU-bound handler does not stop /hello: at its switch interval it
 // hands the GIL to waiting handlers.
 func TestSpinDoesNotBlockHello(t *testing.T) {
-	base, _ := start(t)
-	spin := make(chan result, 1)
+	base := start(t).URL
+	spin := make(chan testbin.Result, 1)
 	sent := time.Now()
 	go func() { spin <- get(base + "/spin?n=5000000") }()
 	n := 0
 	for n < 10 || time.Since(sent) < 300*time.Millisecond {
 		r := get(base + "/hello")
-		if r.err != nil || r.status != 200 || r.body != "hello\n" {
-			t.Fatalf("/hello: %d %q %v", r.status, r.body, r.err)
+		if r.Err != nil || r.Status != 200 || r.Body != "hello\n" {
+			t.Fatalf("/hello: %d %q %v", r.Status, r.Body, r.Err)
 		}
-		if r.elapsed > 300*time.Millisecond {
-			t.Errorf("/hello took %s while /spin ran", r.elapsed)
+		if r.Elapsed > 300*time.Millisecond {
+			t.Errorf("/hello took %s while /spin ran", r.Elapsed)
 		}
 		n++
 	}
 	select {
 	case r := <-spin:
-		t.Fatalf("/spin finished (%q) before the /hello requests: make it longer", r.body)
+		t.Fatalf("/spin finished (%q) before the /hello requests: make it longer", r.Body)
 	default:
 	}
 	t.Logf("%d /hello answered while /spin ran", n)
-	if r := <-spin; r.status != 200 || !strings.HasPrefix(r.body, "spun 5000000") {
-		t.Errorf("/spin: %d %q %v", r.status, r.body, r.err)
+	if r := <-spin; r.Status != 200 || !strings.HasPrefix(r.Body, "spun 5000000") {
+		t.Errorf("/spin: %d %q %v", r.Status, r.Body, r.Err)
 	}
 }
 
 // Two CPU-bound handlers share the GIL: together each takes about twice
 // as long as alone, and the log (verbosity high) shows them waiting for it.
 func TestTwoSpinsShareTheGIL(t *testing.T) {
-	base, log := start(t, "--verbosity", "high")
+	p := start(t, "--verbosity", "high")
+	base := p.URL
 	const spin = "/spin?n=1000000"
 	alone, together := time.Hour, time.Hour
 	for range 2 {
 		r := get(base + spin)
-		if r.status != 200 {
-			t.Fatalf("/spin: %d %q %v", r.status, r.body, r.err)
+		if r.Status != 200 {
+			t.Fatalf("/spin: %d %q %v", r.Status, r.Body, r.Err)
 		}
-		alone = min(alone, r.elapsed)
+		alone = min(alone, r.Elapsed)
 		results, elapsed := parallel(2, base+spin)
 		for _, r := range results {
-			if r.status != 200 {
-				t.Fatalf("/spin: %d %q %v", r.status, r.body, r.err)
+			if r.Status != 200 {
+				t.Fatalf("/spin: %d %q %v", r.Status, r.Body, r.Err)
 			}
 		}
 		together = min(together, elapsed)
@@ -190,27 +101,27 @@ func TestTwoSpinsShareTheGIL(t *testing.T) {
 	if ratio < 1.3 {
 		t.Errorf("two CPU-bound handlers took x%.2f the time of one: they ran in parallel, without the GIL", ratio)
 	}
-	if !strings.Contains(log.String(), "waited for the GIL") {
-		t.Errorf("the log never shows a handler waiting for the GIL:\n%s", log)
+	if !strings.Contains(p.Stderr(), "waited for the GIL") {
+		t.Errorf("the log never shows a handler waiting for the GIL:\n%s", p.Stderr())
 	}
 }
 
 // With one worker and a backlog of two, a burst gets 503 + Retry-After
 // for what does not fit; nothing hangs.
 func TestBacklogFull(t *testing.T) {
-	base, _ := start(t, "--max-num-threads", "1", "--backlog", "2")
+	base := start(t, "--max-num-threads", "1", "--backlog", "2").URL
 	results, elapsed := parallel(6, base+"/sleep?s=0.3")
 	ok, refused := 0, 0
 	for _, r := range results {
 		switch {
-		case r.err != nil:
-			t.Errorf("request failed: %v", r.err)
-		case r.status == 200:
+		case r.Err != nil:
+			t.Errorf("request failed: %v", r.Err)
+		case r.Status == 200:
 			ok++
-		case r.status == 503 && r.header.Get("Retry-After") != "":
+		case r.Status == 503 && r.Header.Get("Retry-After") != "":
 			refused++
 		default:
-			t.Errorf("%d %q", r.status, r.body)
+			t.Errorf("%d %q", r.Status, r.Body)
 		}
 	}
 	t.Logf("%d served, %d refused in %s", ok, refused, elapsed.Round(time.Millisecond))
@@ -221,15 +132,15 @@ func TestBacklogFull(t *testing.T) {
 
 // --request-timeout ends a runaway handler with 503.
 func TestRequestTimeout(t *testing.T) {
-	base, _ := start(t, "--request-timeout", "500ms")
+	base := start(t, "--request-timeout", "500ms").URL
 	r := get(base + "/spin?n=1000000000")
-	if r.status != 503 || !strings.Contains(r.body, "request timeout") {
-		t.Errorf("/spin with a 500ms timeout: %d %q %v", r.status, r.body, r.err)
+	if r.Status != 503 || !strings.Contains(r.Body, "request timeout") {
+		t.Errorf("/spin with a 500ms timeout: %d %q %v", r.Status, r.Body, r.Err)
 	}
-	if r.elapsed > 5*time.Second {
-		t.Errorf("the 500ms timeout took %s", r.elapsed)
+	if r.Elapsed > 5*time.Second {
+		t.Errorf("the 500ms timeout took %s", r.Elapsed)
 	}
-	if r := get(base + "/stats"); r.status != 200 || !strings.Contains(r.body, `"spin":0`) {
-		t.Errorf("/stats: %d %q", r.status, r.body)
+	if r := get(base + "/stats"); r.Status != 200 || !strings.Contains(r.Body, `"spin":0`) {
+		t.Errorf("/stats: %d %q", r.Status, r.Body)
 	}
 }

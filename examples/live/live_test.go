@@ -4,15 +4,9 @@
 package live_test
 
 import (
-	"fmt"
-	"io"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,117 +15,34 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := testbin.Build("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, "../..", &binary) }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var serving = regexp.MustCompile(`serving .* on (http://[^/ ]+)/ \[main\]`)
-
-// start copies the example to a temp dir, runs it there on a free port and
-// returns the dir, the URL and the log.
-func start(t *testing.T) (dir, url string, log *lockedBuffer) {
+// start copies the example to a temp dir and runs it there on a free port.
+func start(t *testing.T) (dir string, p *testbin.Proc) {
 	t.Helper()
-	dir = t.TempDir()
-	for _, name := range []string{"app.star", "greeting.star"} {
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var stdout, stderr lockedBuffer
-	cmd := exec.Command(binary, "run", "app.star", "--port", "0")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := serving.FindStringSubmatch(stdout.String()); m != nil {
-			return dir, m[1], &stderr
-		}
-		select {
-		case <-exited:
-			t.Fatalf("exited before serving:\n%s", stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatal("not serving in time")
-	return
+	dir = testbin.CopyToTemp(t, "app.star", "greeting.star")
+	return dir, testbin.Start(t, binary, dir, "app.star", "--port", "0")
 }
 
 // get fetches url as a browser would (Accept names text/html, which is
 // what makes debug mode add the live-reload client to the page).
 func get(t *testing.T, url string) string {
 	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	if err != nil {
-		t.Fatal(err)
+	code, body, _ := testbin.Get(t, url, "Accept: text/html,*/*;q=0.8")
+	if code != 200 {
+		t.Fatalf("GET %s: %d", url, code)
 	}
-	req.Header.Set("Accept", "text/html,*/*;q=0.8")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
-	}
-	return string(b)
+	return body
 }
 
 // awaitPage polls until the page contains want (polling, not sync).
 func awaitPage(t *testing.T, url, want string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		body := get(t, url)
-		if strings.Contains(body, want) {
-			return body
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the page never showed %q; last:\n%s", want, body)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var body string
+	if !testbin.Poll(10*time.Second, func() bool { body = get(t, url); return strings.Contains(body, want) }) {
+		t.Fatalf("the page never showed %q; last:\n%s", want, body)
 	}
+	return body
 }
 
 func edit(t *testing.T, dir, name, old, new string) {
@@ -150,7 +61,8 @@ func edit(t *testing.T, dir, name, old, new string) {
 }
 
 func TestLiveExample(t *testing.T) {
-	dir, url, log := start(t)
+	dir, p := start(t)
+	url := p.URL
 	page := get(t, url+"/")
 	for _, want := range []string{"<h1>Live editing</h1>", "Hello, world!", "Visits since the last reload: 1",
 		`<script src="/__hwebserver/livereload.js"`} {
@@ -169,12 +81,8 @@ func TestLiveExample(t *testing.T) {
 
 	// A broken save: the last good version keeps serving, the log says where.
 	edit(t, dir, "app.star", `TITLE = "Live editing"`, `TITLE = "Live editing`)
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(log.String(), "app.star:7:9: unexpected newline in string") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no app.star:7:9 error in the log:\n%s", log.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testbin.Poll(10*time.Second, func() bool { return strings.Contains(p.Stderr(), "app.star:7:9: unexpected newline in string") }) {
+		t.Fatalf("no app.star:7:9 error in the log:\n%s", p.Stderr())
 	}
 	if page := get(t, url+"/"); !strings.Contains(page, "Bonjour, world!") {
 		t.Errorf("after the broken save:\n%s", page)

@@ -8,16 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,81 +22,16 @@ import (
 
 var binary string
 
-func TestMain(m *testing.M) {
-	bin, cleanup, err := testbin.Build("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = bin
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var serving = regexp.MustCompile(`serving .* on (http://[^/ ]+)/ \[main\]`)
+func TestMain(m *testing.M) { testbin.Main(m, "../..", &binary) }
 
 // start copies the example into a temp dir (uploads are kept next to the
 // script) and runs it there on a free port, with its own TMPDIR. It
 // returns the URL, the example's dir and the server's TMPDIR.
 func start(t *testing.T) (base, dir, tmp string) {
 	t.Helper()
-	dir, tmp = t.TempDir(), t.TempDir()
-	for _, name := range []string{"app.star", "form.html"} {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var stdout, stderr lockedBuffer
-	cmd := exec.Command(binary, "run", "app.star", "--port", "0")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("stdout:\n%s\nstderr:\n%s", &stdout, &stderr)
-		}
-	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if m := serving.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1], dir, tmp
-		}
-		select {
-		case <-exited:
-			t.Fatalf("hwebserver exited:\n%s", &stderr)
-		case <-time.After(10 * time.Millisecond): // polling interval
-		}
-	}
-	t.Fatal("hwebserver did not start")
-	return
+	dir, tmp = testbin.CopyToTemp(t, "app.star", "form.html"), t.TempDir()
+	t.Setenv("TMPDIR", tmp) // the server inherits it
+	return testbin.Start(t, binary, dir, "app.star", "--port", "0").URL, dir, tmp
 }
 
 // form encodes a multipart form with one optional file and some fields.
@@ -124,21 +55,12 @@ func form(t *testing.T, filename string, data []byte, fields map[string]string) 
 
 func post(t *testing.T, u, ctype string, body io.Reader, accept string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest("POST", u, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", ctype)
+	var header []string
 	if accept != "" {
-		req.Header.Set("Accept", accept)
+		header = append(header, "Accept: "+accept)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(out)
+	code, out, _ := testbin.Do(t, http.MethodPost, u, ctype, body, header...)
+	return code, out
 }
 
 func sha(b []byte) string {
@@ -151,14 +73,9 @@ func sha(b []byte) string {
 func TestUpload(t *testing.T) {
 	base, dir, tmp := start(t)
 
-	resp, err := http.Get(base + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(page), `enctype="multipart/form-data"`) || !strings.Contains(string(page), `name="file"`) {
-		t.Fatalf("GET /: %d\n%s", resp.StatusCode, page)
+	code, page, _ := testbin.Get(t, base+"/")
+	if code != 200 || !strings.Contains(page, `enctype="multipart/form-data"`) || !strings.Contains(page, `name="file"`) {
+		t.Fatalf("GET /: %d\n%s", code, page)
 	}
 
 	data := make([]byte, 3_000_000) // above the example's 1 MB in-memory threshold
@@ -198,24 +115,13 @@ func TestUpload(t *testing.T) {
 	if code, msg := post(t, base+"/upload", ctype, noFile, ""); code != 400 || !strings.Contains(msg, "Choose a file") {
 		t.Errorf("no file: %d %s", code, msg)
 	}
-	resp, err = http.Get(base + "/upload")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 405 {
-		t.Errorf("GET /upload: %d, want 405", resp.StatusCode)
+	if code, _, _ := testbin.Get(t, base+"/upload"); code != 405 {
+		t.Errorf("GET /upload: %d, want 405", code)
 	}
 
 	// The 3 MB upload's temp file went with its response.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		entries, _ := os.ReadDir(tmp)
-		if len(entries) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("TMPDIR still holds %d entries", len(entries))
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
+	var left []os.DirEntry
+	if !testbin.Poll(5*time.Second, func() bool { left, _ = os.ReadDir(tmp); return len(left) == 0 }) {
+		t.Fatalf("TMPDIR still holds %d entries", len(left))
 	}
 }

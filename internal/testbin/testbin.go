@@ -1,5 +1,8 @@
-// Package testbin builds the hwebserver binary for end-to-end tests (the
-// tests/ and examples/ packages), which run the real program.
+// Package testbin is the harness of the end-to-end tests (the tests/ and
+// examples/ packages), which run the real program: it builds the
+// hwebserver binary once per test package, runs it as a [Proc] that is
+// stopped when the test ends, and has the HTTP, polling and file helpers
+// those tests share. Package tests use its small helpers too.
 package testbin
 
 import (
@@ -9,7 +12,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 )
+
+// Main is a TestMain: it builds the module rooted at root, stores the
+// binary's path in *bin, runs the tests, removes the binary and exits.
+func Main(m *testing.M, root string, bin *string) {
+	path, cleanup, err := Build(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin = path
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
 
 // Build compiles the module rooted at root into a new temp dir and returns
 // the binary's path and a function that removes it.
