@@ -18,9 +18,7 @@ func ErrorResponse(r *http.Request, message string, status int, useHeading bool,
 			body["traceback"] = detail
 		}
 		data, _ := json.Marshal(body)
-		resp := NewResponse(status, "application/json", data)
-		resp.bodyText = true // body() gives str, as for the HTML page
-		return resp
+		return NewTextResponse(status, "application/json", string(data))
 	}
 	var b strings.Builder
 	label := html.EscapeString(StatusLabel(status))

@@ -248,7 +248,7 @@ func redirect(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwar
 		status = http.StatusMovedPermanently
 	}
 	resp := NewTextResponse(status, "text/html", "")
-	resp.header.Set("Location", base.ResolveReference(ref).String())
+	resp.setHeader("Location", base.ResolveReference(ref).String(), false)
 	return resp, nil
 }
 

@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -14,10 +15,17 @@ import (
 // Response is the hwebserver.Response value. A handler builds it under the
 // interpreter lock; the runtime writes it out after the lock is released.
 type Response struct {
-	status   int
-	header   http.Header
-	body     []byte
-	bodyText bool // body came from a str; body() gives it back as str
+	status int
+	// contentType is kept apart from header so that the common response,
+	// which has no other header, needs no map: header stays nil until a
+	// script or the runtime adds one. header never holds Content-Type.
+	contentType []string
+	header      http.Header
+	body        []byte
+	// text is the body of a response made from a str (bodyText): kept as a
+	// string so it is written without a copy; body() gives it back as str.
+	text     string
+	bodyText bool
 
 	// File responses (fileResponse, or Response(is_file_name=True)).
 	filePath     string
@@ -39,21 +47,49 @@ var htmlUTF8Value = []string{htmlUTF8}
 
 // NewResponse returns a response with a body and a content type.
 func NewResponse(status int, contentType string, body []byte) *Response {
-	r := &Response{status: status, header: make(http.Header, 2), body: body}
+	r := &Response{status: status, body: body}
 	switch contentType {
 	case "":
 	case htmlUTF8:
-		r.header["Content-Type"] = htmlUTF8Value
+		r.contentType = htmlUTF8Value
 	default:
-		r.header.Set("Content-Type", contentType)
+		r.contentType = []string{contentType}
 	}
 	return r
 }
 
+// setHeader sets (or with add, adds) a header, keeping Content-Type apart.
+func (r *Response) setHeader(name, value string, add bool) {
+	key := http.CanonicalHeaderKey(name)
+	if key == "Content-Type" {
+		r.contentType = []string{value}
+		return
+	}
+	if r.header == nil {
+		r.header = make(http.Header, 2)
+	}
+	if add {
+		r.header[key] = append(r.header[key], value)
+	} else {
+		r.header[key] = []string{value}
+	}
+}
+
+// CopyHeaders copies the response's headers into h (a ResponseWriter's),
+// sharing the value slices, which are never changed in place.
+func (r *Response) CopyHeaders(h http.Header) {
+	if r.contentType != nil {
+		h["Content-Type"] = r.contentType
+	}
+	for k, vs := range r.header {
+		h[k] = vs
+	}
+}
+
 // NewTextResponse returns a response whose body is text.
 func NewTextResponse(status int, contentType, body string) *Response {
-	r := NewResponse(status, withCharset(contentType), []byte(body))
-	r.bodyText = true
+	r := NewResponse(status, withCharset(contentType), nil)
+	r.text, r.bodyText = body, true
 	return r
 }
 
@@ -68,7 +104,7 @@ func NewFileResponse(path, contentType string, deleteFile bool, downloadName str
 	r := NewResponse(http.StatusOK, contentType, nil)
 	r.filePath, r.deleteFile, r.downloadName = path, deleteFile, downloadName
 	if downloadName != "" {
-		r.header.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": downloadName}))
+		r.setHeader("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": downloadName}), false)
 	}
 	return r
 }
@@ -88,11 +124,37 @@ func withCharset(ct string) string {
 // StatusCode returns the HTTP status.
 func (r *Response) StatusCode() int { return r.status }
 
-// Header returns the response headers; the runtime reads them when writing.
-func (r *Response) Header() http.Header { return r.header }
+// Header returns a copy of the response headers.
+func (r *Response) Header() http.Header {
+	h := make(http.Header, len(r.header)+1)
+	r.CopyHeaders(h)
+	return h
+}
 
-// BodyBytes returns the in-memory body (nil for a file response).
-func (r *Response) BodyBytes() []byte { return r.body }
+// BodyBytes returns the in-memory body (nil for a file response). For a
+// text body it is a copy.
+func (r *Response) BodyBytes() []byte {
+	if r.bodyText {
+		return []byte(r.text)
+	}
+	return r.body
+}
+
+// BodyLen is the length of the in-memory body.
+func (r *Response) BodyLen() int {
+	if r.bodyText {
+		return len(r.text)
+	}
+	return len(r.body)
+}
+
+// WriteBody writes the in-memory body to w without copying it.
+func (r *Response) WriteBody(w io.Writer) (int, error) {
+	if r.bodyText {
+		return io.WriteString(w, r.text)
+	}
+	return w.Write(r.body)
+}
 
 // File returns the file to stream, whether to delete it after sending, and
 // the download name; path is "" for an in-memory body.
@@ -139,7 +201,7 @@ func responseSetHeader(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err := checkHeader(b.Name(), name, value); err != nil {
 		return nil, err
 	}
-	r.header.Set(name, value)
+	r.setHeader(name, value, false)
 	return starlark.None, nil
 }
 
@@ -158,7 +220,7 @@ func responseHeaders(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
 		return nil, err
 	}
-	return headerDict(b.Receiver().(*Response).header), nil
+	return headerDict(b.Receiver().(*Response).Header()), nil
 }
 
 // headerDict copies h into a dict; repeated headers are joined with ", "
@@ -201,7 +263,7 @@ func responseBody(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	}
 	r := b.Receiver().(*Response)
 	if r.bodyText {
-		return starlark.String(r.body), nil
+		return starlark.String(r.text), nil
 	}
 	return starlark.Bytes(r.body), nil
 }
@@ -253,7 +315,7 @@ func responseSetCookie(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err := c.Valid(); err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
-	r.header.Add("Set-Cookie", c.String())
+	r.setHeader("Set-Cookie", c.String(), true)
 	return starlark.None, nil
 }
 

@@ -39,10 +39,13 @@ type apiFunc struct {
 	where  string
 	params *params // nil when fn is not a Starlark function: no checks, every keyword is passed
 	convs  map[string]converter
+	// resultFn is af.result, bound once: a method value allocates.
+	resultFn func(starlark.Value) (*bindings.Response, *Failure)
 }
 
 func newAPIFunc(f *bindings.APIFunction) *apiFunc {
 	af := &apiFunc{name: f.Name, fn: f.Fn, binary: f.ReturnBinary, where: f.Where, params: newParams(f.Fn)}
+	af.resultFn = af.result
 	if len(f.ArgTypes) > 0 {
 		af.convs = make(map[string]converter, len(f.ArgTypes))
 		for name, c := range f.ArgTypes {
@@ -116,11 +119,7 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 			fn = call.converting()
 		}
 		var resp *bindings.Response
-		fail = s.call(r, gen, af.name, fn, call.args, call.kwargs, func(v starlark.Value) *Failure {
-			var f *Failure
-			resp, f = af.result(v)
-			return f
-		})
+		resp, fail = s.call(r, gen, af.name, fn, call.args, call.kwargs, af.resultFn)
 		if fail != nil {
 			s.writeFailure(w, r, gen, fail)
 			return

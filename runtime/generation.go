@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/router"
@@ -22,7 +21,6 @@ type generation struct {
 	reg      *bindings.Registry
 	loader   *loader
 	handlers map[string]http.Handler // by listener name
-	inflight atomic.Int64            // requests using this generation
 	settings *Settings               // the settings file's, nil without one (see settingsOf)
 }
 
@@ -136,8 +134,6 @@ func (s *Server) portHandler(l *listener) http.Handler {
 			})).ServeHTTP(w, r)
 			return
 		}
-		gen.inflight.Add(1)
-		defer gen.inflight.Add(-1)
 		if s.live != nil {
 			r = s.live.pageRequest(r, gen)
 		}

@@ -48,6 +48,18 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 		allow = strings.Join(methods, ", ")
 	}
 	name := h.Fn.Name()
+	// result converts what the handler returned; made once per route, not
+	// per request.
+	result := func(v starlark.Value) (*bindings.Response, *Failure) {
+		switch v := v.(type) {
+		case *bindings.Response:
+			return v, nil
+		case starlark.String:
+			return bindings.NewTextResponse(http.StatusOK, "text/html", string(v)), nil
+		}
+		msg := fmt.Sprintf("handler %s for %s returned %s, want hwebserver.Response or str", name, h.Path, v.Type())
+		return nil, &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setRouteName(w, name)
 		if h.Methods != nil && !slices.Contains(h.Methods, r.Method) {
@@ -62,19 +74,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 			s.writeFailure(w, r, gen, fail)
 			return
 		}
-		var resp *bindings.Response
-		fail = s.call(r, gen, name, h.Fn, starlark.Tuple{req}, nil, func(v starlark.Value) *Failure {
-			switch v := v.(type) {
-			case *bindings.Response:
-				resp = v
-			case starlark.String:
-				resp = bindings.NewTextResponse(http.StatusOK, "text/html", string(v))
-			default:
-				msg := fmt.Sprintf("handler %s for %s returned %s, want hwebserver.Response or str", name, h.Path, v.Type())
-				return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
-			}
-			return nil
-		})
+		resp, fail := s.call(r, gen, name, h.Fn, starlark.Tuple{req}, nil, result)
 		if fail != nil {
 			s.writeFailure(w, r, gen, fail)
 			return
@@ -134,11 +134,11 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 // call runs fn(*args, **kwargs) for a request: admission to the pool, the
 // GIL, a fresh thread whose cancellation follows the request, and the
 // request limits. done converts the result while the GIL is still held.
-func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) *Failure) *Failure {
+func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
 	ctx := r.Context()
 	queued := s.waitStart()
 	if err := s.pool.Acquire(ctx); err != nil {
-		return s.admissionFailure(ctx, err)
+		return nil, s.admissionFailure(ctx, err)
 	}
 	defer s.pool.Release()
 	s.logWait(ctx, "a worker", name, queued)
@@ -164,12 +164,12 @@ func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark
 
 	gilWait := s.waitStart()
 	if err := lock.Acquire(ctx); err != nil {
-		return s.cancelFailure(ctx, nil)
+		return nil, s.cancelFailure(ctx, nil)
 	}
 	defer lock.Release()
 	s.logWait(ctx, "the GIL", name, gilWait)
 	if ctx.Err() != nil {
-		return s.cancelFailure(ctx, nil)
+		return nil, s.cancelFailure(ctx, nil)
 	}
 
 	v, err := starlark.Call(thread, fn, args, kwargs)
@@ -177,14 +177,14 @@ func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark
 		return done(v)
 	}
 	if lim.overrun {
-		return &Failure{Status: http.StatusServiceUnavailable,
+		return nil, &Failure{Status: http.StatusServiceUnavailable,
 			Message: fmt.Sprintf("Service Unavailable: the handler exceeded its budget of %d execution steps (--max-steps)", lim.maxSteps),
 			Log:     fmt.Sprintf("%s: step budget of %d exceeded", name, lim.maxSteps)}
 	}
 	if ctx.Err() != nil {
-		return s.cancelFailure(ctx, err)
+		return nil, s.cancelFailure(ctx, err)
 	}
-	return s.scriptFailure(gen, name, err)
+	return nil, s.scriptFailure(gen, name, err)
 }
 
 // scriptFailure maps an error from Starlark to a status.

@@ -16,25 +16,44 @@ import (
 	"go.starlark.net/starlark"
 )
 
+// smallBody is net/http's buffer before chunking: bodies below it get an
+// automatic Content-Length.
+const smallBody = 2048
+
 // writeResponse sends resp. It runs without the GIL: resp is no longer
 // touched by Starlark once the handler returned it.
 func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bindings.Response) {
 	h := w.Header()
-	for k, vs := range resp.Header() {
-		h[k] = vs
-	}
+	resp.CopyHeaders(h)
 	if path, del := resp.File(); path != "" {
 		s.serveFile(w, r, resp, path, del)
 		return
 	}
-	body := resp.BodyBytes()
+	// In live-reload mode, HTML pages get the reload client (a new slice).
+	var injected []byte
 	if s.live != nil {
-		body = s.live.inject(r, h, body)
+		if orig := resp.BodyBytes(); len(orig) > 0 {
+			if b := s.live.inject(r, h, orig); len(b) != len(orig) {
+				injected = b
+			}
+		}
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	n := resp.BodyLen()
+	if injected != nil {
+		n = len(injected)
+	}
+	// net/http fills in Content-Length itself for a body written in one go
+	// that fits its 2 KB buffer; larger bodies and HEAD need it said.
+	if n >= smallBody || r.Method == http.MethodHead {
+		h.Set("Content-Length", strconv.Itoa(n))
+	}
 	w.WriteHeader(resp.StatusCode())
-	if r.Method != http.MethodHead {
-		w.Write(body)
+	switch {
+	case r.Method == http.MethodHead:
+	case injected != nil:
+		w.Write(injected)
+	default:
+		resp.WriteBody(w)
 	}
 }
 
