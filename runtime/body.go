@@ -49,16 +49,22 @@ func (b *rawBody) Bytes() ([]byte, error) {
 	return os.ReadFile(b.path)
 }
 
-// deadlineReader pushes the connection's read deadline forward on every
-// read, so a body that stalls for bodyIdleTimeout fails instead of holding
-// the request open forever.
+// deadlineReader keeps pushing the connection's read deadline forward
+// while the body arrives, so a body that stalls for bodyIdleTimeout fails
+// instead of holding the request open forever. The deadline moves at most
+// once a second: each change costs a netpoller timer update (about 1 µs),
+// and a second's slack on a 30 s timeout does not matter.
 type deadlineReader struct {
-	r  io.Reader
-	rc *http.ResponseController
+	r    io.Reader
+	rc   *http.ResponseController
+	next time.Time // when the deadline should move again
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
-	_ = d.rc.SetReadDeadline(time.Now().Add(bodyIdleTimeout))
+	if now := time.Now(); !now.Before(d.next) {
+		_ = d.rc.SetReadDeadline(now.Add(bodyIdleTimeout))
+		d.next = now.Add(time.Second)
+	}
 	return d.r.Read(p)
 }
 
