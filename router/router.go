@@ -11,6 +11,8 @@ package router
 
 import (
 	"net/http"
+	"net/url"
+	"path"
 	"sort"
 	"strings"
 
@@ -89,6 +91,38 @@ func Build(routes []Route, notFound http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		if clean, ok := cleanPath(r.URL.Path); !ok {
+			redirectClean(w, r, clean)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// cleanPath returns p without "." and ".." segments and empty segments,
+// keeping a trailing slash, and whether p was clean already. Routing on an
+// unclean path would let "/public/../admin" reach the "/public" prefix with
+// a path that names another place.
+func cleanPath(p string) (string, bool) {
+	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+		return p, true // fast path: nothing to clean
+	}
+	clean := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean, clean == p
+}
+
+// redirectClean sends the client to the clean form of its path, as Go's
+// ServeMux does: 301 for GET and HEAD, 308 (which keeps the method and
+// body) for the rest.
+func redirectClean(w http.ResponseWriter, r *http.Request, clean string) {
+	u := url.URL{Path: clean, RawQuery: r.URL.RawQuery}
+	code := http.StatusMovedPermanently
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		code = http.StatusPermanentRedirect
+	}
+	w.Header().Set("Location", u.String())
+	w.WriteHeader(code)
 }

@@ -147,7 +147,6 @@ func TestBuildLiteralPaths(t *testing.T) {
 	}, notFound)
 	for path, want := range map[string]string{
 		"/files/a%20b":     "files",
-		"/files/%2e%2e/x":  "files",
 		"/a-b.c_d~e":       "punct",
 		"/a-b.c_d~e/":      "punct",
 		"/files/x:y/z@w,v": "files",
@@ -180,6 +179,13 @@ func FuzzBuild(f *testing.F) {
 			return
 		}
 		h.ServeHTTP(rec, req)
+		if clean, ok := cleanPath(req.URL.Path); !ok {
+			// Dot and empty segments: redirected, never routed.
+			if rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") == "" || strings.Contains(clean, "/../") {
+				t.Errorf("path %q: got %d Location %q, want a 301 to %q", path, rec.Code, rec.Header().Get("Location"), clean)
+			}
+			return
+		}
 		base := strings.TrimRight(route, "/")
 		p := strings.TrimRight(path, "/")
 		want := base == "" || p == base || strings.HasPrefix(path, base+"/")
@@ -187,4 +193,31 @@ func FuzzBuild(f *testing.F) {
 			t.Errorf("prefix %q, path %q: matched=%v, want %v", route, path, got, want)
 		}
 	})
+}
+
+// Paths with dot or empty segments are redirected to their clean form, so a
+// route never sees "/public/../admin"; the query is kept.
+func TestBuildCleansPaths(t *testing.T) {
+	h := Build([]Route{{Path: "/public", IsPrefix: true, Handler: named("public")}}, notFound)
+	tests := []struct {
+		method, target string
+		code           int
+		location       string
+	}{
+		{"GET", "/public/../admin", http.StatusMovedPermanently, "/admin"},
+		{"GET", "/public/./x?a=1", http.StatusMovedPermanently, "/public/x?a=1"},
+		{"GET", "//public//x/", http.StatusMovedPermanently, "/public/x/"},
+		{"GET", "/public/x/..", http.StatusMovedPermanently, "/public"},
+		{"POST", "/public/../admin", http.StatusPermanentRedirect, "/admin"},
+		{"GET", "/public/%2e%2e/admin", http.StatusMovedPermanently, "/admin"},
+		{"GET", "/public/.hidden", http.StatusOK, ""},
+		{"GET", "/public/x..y", http.StatusOK, ""},
+	}
+	for _, tc := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))
+		if rec.Code != tc.code || rec.Header().Get("Location") != tc.location {
+			t.Errorf("%s %s: got %d Location %q, want %d %q", tc.method, tc.target, rec.Code, rec.Header().Get("Location"), tc.code, tc.location)
+		}
+	}
 }
