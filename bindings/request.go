@@ -217,19 +217,25 @@ func requestJSON(r *Request, thread *starlark.Thread, b *starlark.Builtin, args 
 }
 
 // DecodeJSON decodes a JSON document into Starlark values, refusing nesting
-// deeper than MaxJSONDepth and invalid UTF-8.
+// deeper than MaxJSONDepth and over-long numbers (see CheckJSON).
 func DecodeJSON(thread *starlark.Thread, data []byte) (starlark.Value, error) {
-	if err := CheckJSONDepth(data, MaxJSONDepth); err != nil {
+	if err := CheckJSON(data); err != nil {
 		return nil, err
 	}
 	decode := json.Module.Members["decode"]
 	return starlark.Call(thread, decode, starlark.Tuple{starlark.String(data)}, nil)
 }
 
-// CheckJSONDepth scans data and fails if arrays and objects nest deeper
-// than limit. Strings are skipped so brackets inside them do not count.
-func CheckJSONDepth(data []byte, limit int) error {
-	depth := 0
+// MaxJSONNumberDigits bounds the digits of one JSON number: decoding a
+// longer integer costs quadratic time (Python's int limit is 4,300 digits).
+const MaxJSONNumberDigits = 4300
+
+// CheckJSON scans data before it is decoded and fails if arrays and objects
+// nest deeper than MaxJSONDepth or a number has more than
+// MaxJSONNumberDigits digits. Strings are skipped, so brackets and digits
+// inside them do not count.
+func CheckJSON[T string | []byte](data T) error {
+	depth, digits := 0, 0
 	inString := false
 	for i := 0; i < len(data); i++ {
 		c := data[i]
@@ -242,13 +248,19 @@ func CheckJSONDepth(data []byte, limit int) error {
 			}
 			continue
 		}
+		if c >= '0' && c <= '9' {
+			if digits++; digits > MaxJSONNumberDigits {
+				return fmt.Errorf("a number has more than %d digits", MaxJSONNumberDigits)
+			}
+			continue
+		}
+		digits = 0
 		switch c {
 		case '"':
 			inString = true
 		case '[', '{':
-			depth++
-			if depth > limit {
-				return fmt.Errorf("JSON nested deeper than %d levels", limit)
+			if depth++; depth > MaxJSONDepth {
+				return fmt.Errorf("nested deeper than %d levels", MaxJSONDepth)
 			}
 		case ']', '}':
 			depth--

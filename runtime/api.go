@@ -25,12 +25,6 @@ import (
 // reachable from no other thread until the call starts, so building them
 // without the lock is safe.
 
-// maxNumberDigits bounds the digits of a number in the json field and of a
-// string converted by int: decimal-to-binary conversion of big integers is
-// quadratic, so a long number would burn CPU. Python uses the same limit
-// (sys.int_max_str_digits).
-const maxNumberDigits = 4300
-
 // apiFunc is one API function prepared for calls on one port.
 type apiFunc struct {
 	name   string
@@ -424,7 +418,7 @@ var jsonDecode = json.Module.Members["decode"]
 // length first, so the recursive decoder below cannot be pushed into deep
 // recursion or quadratic big-number parsing.
 func decodeJSONField(thread *starlark.Thread, s string) (starlark.Value, error) {
-	if err := scanJSON(s); err != nil {
+	if err := bindings.CheckJSON(s); err != nil {
 		return nil, err
 	}
 	v, err := starlark.Call(thread, jsonDecode, starlark.Tuple{starlark.String(s)}, nil)
@@ -432,44 +426,6 @@ func decodeJSONField(thread *starlark.Thread, s string) (starlark.Value, error) 
 		return nil, errors.New(strings.TrimPrefix(causeText(err), "json.decode: "))
 	}
 	return v, nil
-}
-
-// scanJSON fails if arrays and objects nest deeper than
-// bindings.MaxJSONDepth or a run of digits outside strings is longer than
-// maxNumberDigits.
-func scanJSON(s string) error {
-	depth, digits := 0, 0
-	inString := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		if c >= '0' && c <= '9' {
-			if digits++; digits > maxNumberDigits {
-				return fmt.Errorf("a number has more than %d digits", maxNumberDigits)
-			}
-			continue
-		}
-		digits = 0
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			if depth++; depth > bindings.MaxJSONDepth {
-				return fmt.Errorf("nested deeper than %d levels", bindings.MaxJSONDepth)
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return nil
 }
 
 // jsonKind names the JSON type of a decoded value, for messages to clients.
@@ -628,8 +584,8 @@ func (c converter) convert(thread *starlark.Thread, v starlark.Value) (starlark.
 	case convInt, convFloat:
 		if isStr {
 			t := strings.TrimSpace(string(s))
-			if len(t) > maxNumberDigits+1 {
-				return nil, fmt.Errorf("got a string of %d characters, want a number of at most %d digits", len(t), maxNumberDigits)
+			if len(t) > bindings.MaxJSONNumberDigits+1 {
+				return nil, fmt.Errorf("got a string of %d characters, want a number of at most %d digits", len(t), bindings.MaxJSONNumberDigits)
 			}
 			v = starlark.String(t)
 		}
