@@ -82,6 +82,10 @@ func (s *Server) Main(ctx context.Context) error {
 	}
 	if s.opts.Check {
 		s.current.Store(gen)
+		if gen.reg.Run == nil { // no run(): check the settings the CLI would use
+			_, err := s.loadSettings(mergeRun(bindings.DefaultRunConfig(), s.opts.CLI))
+			return err
+		}
 		return nil
 	}
 	if !s.started.Load() {

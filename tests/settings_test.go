@@ -151,6 +151,13 @@ func TestSettingsUnknownKey(t *testing.T) {
 	if code := c.Wait(20 * time.Second); code != 1 || !strings.Contains(c.Stderr(), "unknown setting ALLOWED_HOST (did you mean ALLOWED_HOSTS?)") {
 		t.Errorf("check: exit %d, stderr %q", code, c.Stderr())
 	}
+
+	// ... and, for a script without run(), the file given with --settings.
+	dir = WriteFiles(t, map[string]string{"app.star": corsApp, "settings.star": "ALLOWED_HOST = [\"localhost\"]\n"})
+	c = Spawn(t, dir, "check", "app.star", "--settings", "settings.star")
+	if code := c.Wait(20 * time.Second); code != 1 || !strings.Contains(c.Stderr(), "unknown setting ALLOWED_HOST") {
+		t.Errorf("check --settings: exit %d, stderr %q", code, c.Stderr())
+	}
 }
 
 // ALLOWED_HOSTS turns other Host headers away with a 400; ADDRESS picks
