@@ -32,21 +32,10 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
-const benchInProcessScript = `
-@hwebserver.urlHandler("/")
-def hello(request):
-    return hwebserver.Response("Hello")
-
-@hwebserver.urlHandler("/str")
-def hello_str(request):
-    return "Hello"
-
-@hwebserver.apiFunction(namespace="bench")
-def add(request, a, b):
-    return a + b
-`
+var benchInProcessScript = testbin.BenchScript
 
 // benchServeLine closes ready once the server printed its first URL, which
 // it does after its listeners and generation are in place.

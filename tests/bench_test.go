@@ -28,26 +28,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
 // benchClients is the number of concurrent keep-alive connections:
 // enough to keep a small machine's server busy whatever the latency.
 const benchClients = 32
 
-// benchScript serves the hello handlers and the API function.
-const benchScript = `
-@hwebserver.urlHandler("/")
-def hello(request):
-    return hwebserver.Response("Hello")
-
-@hwebserver.urlHandler("/str")
-def hello_str(request):
-    return "Hello"
-
-@hwebserver.apiFunction(namespace="bench")
-def add(request, a, b):
-    return a + b
-`
+var benchScript = testbin.BenchScript
 
 // rawReqPerSec is the throughput of RawNetHTTP/process in this run, the
 // baseline of the x-raw metric.
