@@ -5,13 +5,14 @@ import (
 	"testing"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 // TestAPIRegistry checks names, replacement, options and ports of
 // apiFunction registrations as the runtime reads them.
 func TestAPIRegistry(t *testing.T) {
 	env := newTestEnv(t)
-	_, err := starlark.ExecFile(&starlark.Thread{Name: "api"}, "api.star", `
+	_, err := starlark.ExecFileOptions(&syntax.FileOptions{}, &starlark.Thread{Name: "api"}, "api.star", `
 def f(request, x):
     return x
 def g(request):

@@ -388,3 +388,35 @@ def slow(request):
 	}
 	t.Logf("%d ok, %d refused", ok.Load(), refused.Load())
 }
+
+// A Go panic inside a builtin is a 500, logged with its stack; the GIL and
+// the worker slot are released on the way up, so the next requests (more
+// than max_num_threads of them) are served.
+func TestPanicInBuiltinIs500(t *testing.T) {
+	panicky := starlark.NewBuiltin("panicky", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		panic("a bug in a builtin")
+	})
+	ts := startServer(t, `
+@hwebserver.urlHandler("/panic")
+def p(request):
+    return panicky()
+
+@hwebserver.urlHandler("/ok")
+def ok(request):
+    return "ok"
+`, func(o *Options) {
+		o.Predeclared = starlark.StringDict{"panicky": panicky}
+		o.CLI.MaxNumThreads, o.CLI.Given["max_num_threads"] = 1, true
+	})
+	for range 3 {
+		if code, body, _ := ts.get(t, "/panic"); code != http.StatusInternalServerError || strings.Contains(body, "a bug in a builtin") {
+			t.Fatalf("GET /panic: %d %q, want a bare 500", code, body)
+		}
+	}
+	if code, body, _ := ts.get(t, "/ok"); code != http.StatusOK || body != "ok" {
+		t.Fatalf("GET /ok after panics: %d %q", code, body)
+	}
+	if !strings.Contains(ts.Log.String(), "panic while serving a request") {
+		t.Errorf("the panic is not in the log:\n%s", ts.Log)
+	}
+}

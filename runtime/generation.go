@@ -125,6 +125,7 @@ func (g *generation) routeList(l *listener) string {
 // generation for the whole request.
 func (s *Server) portHandler(l *listener) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer s.recoverPanic(w, r)
 		gen := s.current.Load()
 		if s.live != nil && strings.HasPrefix(r.URL.Path, livePrefix) && s.debug.Load() {
 			// Live-reload endpoints: no generation pinned, no GIL, but the

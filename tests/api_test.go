@@ -247,7 +247,7 @@ func TestAPIBadCalls(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &e); err != nil || code != tt.status || !strings.Contains(e["error"], tt.msg) {
 				t.Fatalf("got %d %q %s, want %d with an error containing %q", code, body, h.Get("Content-Type"), tt.status, tt.msg)
 			}
-			code, body, h = apiPost(t, p.URL, tt.form, "")
+			code, _, h = apiPost(t, p.URL, tt.form, "")
 			if code != tt.status || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 				t.Fatalf("without Accept: got %d %s, want %d text/html", code, h.Get("Content-Type"), tt.status)
 			}
