@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -247,6 +248,15 @@ func cmdRun(args []string, stdout, stderr io.Writer, check bool) int {
 	f.opts.Level = level
 	f.opts.Logger = runtime.NewLogger(stderr, level)
 
+	if path := os.Getenv("HWEBSERVER_CPUPROFILE"); path != "" && !check {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "hwebserver: HWEBSERVER_CPUPROFILE: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv := runtime.New(f.opts)
@@ -263,4 +273,22 @@ func cmdRun(args []string, stdout, stderr io.Writer, check bool) int {
 		srv.Describe(stdout)
 	}
 	return 0
+}
+
+// startCPUProfile writes a CPU profile of the whole run to path, for
+// `go tool pprof` (docs/performance.md). It is read from the environment,
+// not a flag, because it is a tool for hwebserver's developers.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

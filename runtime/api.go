@@ -113,7 +113,7 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 			fn = call.converting()
 		}
 		var resp *bindings.Response
-		resp, fail = s.call(r, gen, af.name, fn, call.args, call.kwargs, af.resultFn)
+		resp, fail = s.call(r, gen, af.name, fn, nil, call.args, call.kwargs, af.resultFn)
 		if fail != nil {
 			s.writeFailure(w, r, gen, fail)
 			return

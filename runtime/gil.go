@@ -96,8 +96,11 @@ func (g *GIL) Contended() bool { return g.nwait.Load() > 0 }
 type gilHandle struct {
 	gil  *GIL
 	held bool
-	// since is when the lock was last taken, for the switch interval.
-	since time.Time
+	// waitedSince is when this holder first saw others waiting, zero
+	// while nobody waits: the switch interval runs from there, as in
+	// Python, where a waiter asks the holder to drop the lock once it
+	// has waited for the interval.
+	waitedSince time.Time
 }
 
 func (h *gilHandle) Acquire(ctx context.Context) error {
@@ -108,7 +111,7 @@ func (h *gilHandle) Acquire(ctx context.Context) error {
 		return err
 	}
 	h.held = true
-	h.since = time.Now()
+	h.waitedSince = time.Time{}
 	return nil
 }
 
@@ -117,6 +120,21 @@ func (h *gilHandle) Release() {
 		h.held = false
 		h.gil.Release()
 	}
+}
+
+// switchDue reports whether others have been waiting for the lock for the
+// switch interval. It is called at the holder's periodic step checks.
+func (h *gilHandle) switchDue() bool {
+	if !h.held || !h.gil.Contended() {
+		h.waitedSince = time.Time{}
+		return false
+	}
+	now := time.Now()
+	if h.waitedSince.IsZero() {
+		h.waitedSince = now
+		return false
+	}
+	return now.Sub(h.waitedSince) >= switchInterval
 }
 
 // yield lets waiting handlers run: it releases the lock and queues for it again.

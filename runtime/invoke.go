@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
@@ -74,7 +75,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 			s.writeFailure(w, r, gen, fail)
 			return
 		}
-		resp, fail := s.call(r, gen, name, h.Fn, starlark.Tuple{req}, nil, result)
+		resp, fail := s.call(r, gen, name, h.Fn, req, nil, nil, result)
 		if fail != nil {
 			s.writeFailure(w, r, gen, fail)
 			return
@@ -83,12 +84,55 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 	})
 }
 
-// callFrame is the per-call state of call, allocated at once.
+// callFrame is the per-call state of call: the thread, what its builtins
+// see, its hold on the GIL and its limits, in one allocation.
+//
+// Frames are recycled through framePool. A request still gets a thread in
+// the state of a new one: reset gives it a new name, a zero step counter, no
+// cancellation, an empty stack and thread-locals that point at this call
+// only. Recycling saves eight allocations per call (the thread's stack and
+// frames, its thread-local map, the OnMaxSteps closure), about 4% of
+// end-to-end throughput on a hello handler (docs/performance.md).
 type callFrame struct {
 	thread starlark.Thread
 	state  bindings.CallState
 	lock   gilHandle
 	lim    callLimits
+	argv   [1]starlark.Value // the request, for handlers called with it alone
+}
+
+var framePool = sync.Pool{New: func() any {
+	cf := new(callFrame)
+	cf.thread.OnMaxSteps = cf.lim.onMaxSteps
+	bindings.SetCallState(&cf.thread, &cf.state)
+	return cf
+}}
+
+// newFrame returns a frame ready to run a call named name for ctx.
+func (s *Server) newFrame(ctx context.Context, name string) *callFrame {
+	cf := framePool.Get().(*callFrame)
+	cf.lock = gilHandle{gil: &s.gil}
+	cf.state = bindings.CallState{Ctx: ctx, Lock: &cf.lock}
+	cf.lim = callLimits{s: s, ctx: ctx, lock: &cf.lock, maxSteps: s.opts.MaxSteps}
+	t := &cf.thread
+	t.Name, t.Print = name, s.printFn
+	t.Steps = 0
+	t.Uncancel()
+	first := uint64(switchCheckSteps)
+	if cf.lim.maxSteps > 0 && cf.lim.maxSteps < first {
+		first = cf.lim.maxSteps
+	}
+	t.SetMaxExecutionSteps(first)
+	return cf
+}
+
+// free returns cf to the pool, dropping what it references of the request.
+// Only a call that returned normally frees its frame: after a Go panic the
+// thread's state is not known.
+func (cf *callFrame) free() {
+	cf.state, cf.lim, cf.lock, cf.argv = bindings.CallState{}, callLimits{}, gilHandle{}, [1]starlark.Value{}
+	cf.thread.Print = nil
+	framePool.Put(cf)
 }
 
 // callLimits tracks one call against its step budget and switch interval.
@@ -119,22 +163,24 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 		thread.Cancel(context.Cause(c.ctx).Error())
 		return
 	}
-	if c.lock.gil.Contended() && time.Since(c.lock.since) >= switchInterval {
-		if c.s.opts.Level.Level() <= LevelDetail {
-			c.s.log.Log(c.ctx, LevelDetail, "GIL switch", "thread", thread.Name, "steps", steps)
-		}
-		// On failure the context is done: cancel now, not when context.AfterFunc
-		// gets to it, so that not one more step runs without the GIL.
-		if err := c.lock.yield(c.ctx); err != nil {
-			thread.Cancel(context.Cause(c.ctx).Error())
-		}
+	if !c.lock.switchDue() {
+		return
+	}
+	if c.s.opts.Level.Level() <= LevelDetail {
+		c.s.log.Log(c.ctx, LevelDetail, "GIL switch", "thread", thread.Name, "steps", steps)
+	}
+	// On failure the context is done: cancel now, so that not one more
+	// step runs without the GIL.
+	if err := c.lock.yield(c.ctx); err != nil {
+		thread.Cancel(context.Cause(c.ctx).Error())
 	}
 }
 
-// call runs fn(*args, **kwargs) for a request: admission to the pool, the
-// GIL, a fresh thread whose cancellation follows the request, and the
-// request limits. done converts the result while the GIL is still held.
-func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
+// call runs fn(*args, **kwargs) for a request, or fn(req) when args is nil:
+// admission to the pool, the GIL, a thread whose cancellation follows the
+// request, and the request limits. done converts the result while the GIL
+// is still held.
+func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
 	ctx := r.Context()
 	queued := s.waitStart()
 	if err := s.pool.Acquire(ctx); err != nil {
@@ -147,44 +193,45 @@ func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark
 		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.RequestTimeout, errRequestTimeout)
 		defer cancel()
 	}
-	// The call's state in one allocation, built before the GIL is taken so
-	// that the lock covers only Starlark's own work.
-	cf := &callFrame{lock: gilHandle{gil: &s.gil}}
-	lock, thread, lim := &cf.lock, &cf.thread, &cf.lim
-	thread.Name, thread.Print = name, s.printFn
-	cf.state = bindings.CallState{Ctx: ctx, Lock: lock}
-	bindings.SetCallState(thread, &cf.state)
-	*lim = callLimits{s: s, ctx: ctx, lock: lock, maxSteps: s.opts.MaxSteps}
-	thread.OnMaxSteps = lim.onMaxSteps
-	first := uint64(switchCheckSteps)
-	if lim.maxSteps > 0 && lim.maxSteps < first {
-		first = lim.maxSteps
+	// Built before the GIL is taken so that the lock covers only
+	// Starlark's own work.
+	cf := s.newFrame(ctx, name)
+	if args == nil {
+		cf.argv[0] = req
+		args = cf.argv[:]
 	}
-	thread.SetMaxExecutionSteps(first)
+	resp, fail := s.run(cf, gen, fn, args, kwargs, done)
+	cf.free()
+	return resp, fail
+}
 
+// run takes the GIL and runs the call of frame cf. The frame's GIL handle
+// holds the lock only while run does.
+func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
+	ctx, lock := cf.lim.ctx, &cf.lock
 	gilWait := s.waitStart()
 	if err := lock.Acquire(ctx); err != nil {
 		return nil, s.cancelFailure(ctx, nil)
 	}
 	defer lock.Release()
-	s.logWait(ctx, "the GIL", name, gilWait)
+	s.logWait(ctx, "the GIL", cf.thread.Name, gilWait)
 	if ctx.Err() != nil {
 		return nil, s.cancelFailure(ctx, nil)
 	}
 
-	v, err := starlark.Call(thread, fn, args, kwargs)
+	v, err := starlark.Call(&cf.thread, fn, args, kwargs)
 	if err == nil {
 		return done(v)
 	}
-	if lim.overrun {
+	if cf.lim.overrun {
 		return nil, &Failure{Status: http.StatusServiceUnavailable,
-			Message: fmt.Sprintf("Service Unavailable: the handler exceeded its budget of %d execution steps (--max-steps)", lim.maxSteps),
-			Log:     fmt.Sprintf("%s: step budget of %d exceeded", name, lim.maxSteps)}
+			Message: fmt.Sprintf("Service Unavailable: the handler exceeded its budget of %d execution steps (--max-steps)", cf.lim.maxSteps),
+			Log:     fmt.Sprintf("%s: step budget of %d exceeded", cf.thread.Name, cf.lim.maxSteps)}
 	}
 	if ctx.Err() != nil {
 		return nil, s.cancelFailure(ctx, err)
 	}
-	return nil, s.scriptFailure(gen, name, err)
+	return nil, s.scriptFailure(gen, cf.thread.Name, err)
 }
 
 // scriptFailure maps an error from Starlark to a status.

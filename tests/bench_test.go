@@ -8,7 +8,13 @@ package tests
 //
 // Each line reports req/s; hwebserver's lines also report x-raw, their
 // throughput as a fraction of RawNetHTTP/process measured earlier in the
-// same run. See docs/performance.md.
+// same run. HelloVsRaw interleaves the two servers in rounds and reports
+// the median of the per-round ratios, which drifts in the machine's load
+// affect least:
+//
+//	go test -run '^$' -bench HelloVsRaw -benchtime 400000x ./tests/
+//
+// See docs/performance.md.
 
 import (
 	"bufio"
@@ -23,8 +29,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -75,6 +83,100 @@ func BenchmarkHello(b *testing.B) {
 	p := startBenchServer(b)
 	b.Run("Response", func(b *testing.B) { reportRatio(b, benchGet(b, p.URL+"/", "Hello")) })
 	b.Run("str", func(b *testing.B) { reportRatio(b, benchGet(b, p.URL+"/str", "Hello")) })
+}
+
+// helloVsRawRounds is how many raw/hello pairs HelloVsRaw runs; which of
+// the two goes first alternates from round to round.
+const helloVsRawRounds = 8
+
+// BenchmarkHelloVsRaw serves b.N requests to raw net/http and b.N to the
+// Response hello handler, in helloVsRawRounds interleaved rounds, and
+// reports the median per-round ratio (x-raw) and the median req/s of each.
+func BenchmarkHelloVsRaw(b *testing.B) {
+	raw := startRawHello(b)
+	p := startBenchServer(b)
+	rawLoad := newLoad(b, raw, "GET", "/", "", "", http.StatusOK, "Hello")
+	helloLoad := newLoad(b, p.URL, "GET", "/", "", "", http.StatusOK, "Hello")
+	defer rawLoad.close()
+	defer helloLoad.close()
+	// Warm both up: connections open, code paths and the GC paced.
+	rawLoad.run(b, 2000)
+	helloLoad.run(b, 2000)
+	chunk := max(b.N/helloVsRawRounds, 1)
+	var ratios, raws, hellos []float64
+	b.ResetTimer()
+	for i := range helloVsRawRounds {
+		var r, h float64
+		if i%2 == 0 {
+			r, h = rawLoad.run(b, chunk), helloLoad.run(b, chunk)
+		} else {
+			h, r = helloLoad.run(b, chunk), rawLoad.run(b, chunk)
+		}
+		ratios, raws, hellos = append(ratios, h/r), append(raws, r), append(hellos, h)
+	}
+	b.StopTimer()
+	b.ReportMetric(median(ratios), "x-raw")
+	b.ReportMetric(median(raws), "raw-req/s")
+	b.ReportMetric(median(hellos), "hello-req/s")
+	b.ReportMetric(slices.Min(ratios), "x-raw-min")
+	b.ReportMetric(slices.Max(ratios), "x-raw-max")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// load drives one server from benchClients keep-alive connections, which
+// stay open from one run to the next.
+type load struct {
+	conns      []*rawConn
+	wantStatus int
+	wantBody   string
+}
+
+func newLoad(b *testing.B, base, method, path, contentType, body string, wantStatus int, wantBody string) *load {
+	l := &load{wantStatus: wantStatus, wantBody: wantBody}
+	for range benchClients {
+		l.conns = append(l.conns, newRawConn(base, method, path, contentType, body))
+	}
+	return l
+}
+
+func (l *load) close() {
+	for _, c := range l.conns {
+		c.close()
+	}
+}
+
+// run sends n requests spread over the connections and returns req/s.
+func (l *load) run(b *testing.B, n int) float64 {
+	var left atomic.Int64
+	left.Store(int64(n))
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, c := range l.conns {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				status, got, err := c.do()
+				if err != nil {
+					b.Errorf("%s: %v", c.req[:bytes.IndexByte(c.req, '\r')], err)
+					return
+				}
+				if status != l.wantStatus || string(bytes.TrimSpace(got)) != l.wantBody {
+					b.Errorf("got %d %q, want %d %q", status, got, l.wantStatus, l.wantBody)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds()
 }
 
 func BenchmarkAPI(b *testing.B) {
