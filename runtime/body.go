@@ -9,13 +9,9 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 )
-
-// bodyIdleTimeout ends a request whose body stops arriving (slow clients).
-const bodyIdleTimeout = 30 * time.Second
 
 // maxFormSize bounds urlencoded bodies that are parsed into fields.
 const maxFormSize = 64 << 20
@@ -49,25 +45,6 @@ func (b *rawBody) Bytes() ([]byte, error) {
 	return os.ReadFile(b.path)
 }
 
-// deadlineReader keeps pushing the connection's read deadline forward
-// while the body arrives, so a body that stalls for bodyIdleTimeout fails
-// instead of holding the request open forever. The deadline moves at most
-// once a second: each change costs a netpoller timer update (about 1 µs),
-// and a second's slack on a 30 s timeout does not matter.
-type deadlineReader struct {
-	r    io.Reader
-	rc   *http.ResponseController
-	next time.Time // when the deadline should move again
-}
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	if now := time.Now(); !now.Before(d.next) {
-		_ = d.rc.SetReadDeadline(now.Add(bodyIdleTimeout))
-		d.next = now.Add(time.Second)
-	}
-	return d.r.Read(p)
-}
-
 // readRequest reads and parses the body of r before the GIL is taken, and
 // returns the Request value for the handler. Temp files it made are in the
 // returned TempFiles, which the caller removes after the response.
@@ -85,10 +62,13 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener
 	if r.ContentLength > lim.maxRequest {
 		return nil, temps, tooLarge(lim.maxRequest)
 	}
-	rc := http.NewResponseController(w)
-	defer rc.SetReadDeadline(time.Time{})
-	body := &deadlineReader{r: http.MaxBytesReader(w, r.Body, lim.maxRequest), rc: rc}
+	body := s.bodies.watch(http.MaxBytesReader(w, r.Body, lim.maxRequest), http.NewResponseController(w))
+	defer s.bodies.done(body)
 	if fail := parseBody(req, body, r.ContentLength, r.Header.Get("Content-Type"), lim, temps); fail != nil {
+		if fail.Status == http.StatusRequestTimeout {
+			// The rest of the body will not come: do not wait for it.
+			w.Header().Set("Connection", "close")
+		}
 		return nil, temps, fail
 	}
 	return req, temps, nil

@@ -56,6 +56,7 @@ type Server struct {
 	genSeq       atomic.Uint64
 	ctx          context.Context // Main's context: cancelled by a signal
 	live         *reloader       // live reload (reload.go); nil when off
+	bodies       bodyWatch       // request bodies being read (bodywatch.go)
 }
 
 // New returns a server for opts.
