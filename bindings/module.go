@@ -36,6 +36,9 @@ func NewModule(reg *Registry, host Host) *starlarkstruct.Module {
 		"fileResponse":     starlark.NewBuiltin("hwebserver.fileResponse", fileResponse),
 		"APIError":         starlark.NewBuiltin("hwebserver.APIError", apiError),
 		"run":              runBuiltin(host, reg),
+
+		"registerStaticFilesDirectory": registerStaticBuiltin(reg),
+		"registerArchiveFile":          registerArchiveBuiltin(reg),
 		"isInDebugMode": starlark.NewBuiltin("hwebserver.isInDebugMode", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 			if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
 				return nil, err

@@ -36,6 +36,7 @@ type APIFunction struct {
 type Registry struct {
 	Handlers []*URLHandler
 	API      []*APIFunction
+	Static   []*StaticMount
 	Run      *RunConfig // the run() call, nil if the script made none
 
 	frozen string // why registration is closed, "" while open

@@ -57,6 +57,16 @@ func (s *Server) Describe(w io.Writer) {
 			fmt.Fprintf(w, "  %-28s %s %s\n", f.Name+signature(f.Fn), f.Where, strings.Join(extra, " "))
 		}
 	}
+	if len(reg.Static) > 0 {
+		fmt.Fprintln(w, "Static files (no Starlark, no GIL):")
+		for _, m := range reg.Static {
+			extra := ""
+			if m.Ports != nil {
+				extra = "port=" + strings.Join(m.Ports, ",")
+			}
+			fmt.Fprintf(w, "  %-28s %-20s %s %s\n", strings.TrimRight(m.Prefix, "/")+"/...", m.Source(), m.Where, extra)
+		}
+	}
 	if reg.Run != nil {
 		fmt.Fprintf(w, "run(): port %d, debug %v, max_num_threads %d\n", reg.Run.Port, reg.Run.Debug, reg.Run.MaxNumThreads)
 	} else {

@@ -78,8 +78,17 @@ func onPort(ports []string, l *listener) bool {
 // build makes the per-port handlers of gen.
 func (g *generation) build(s *Server) {
 	g.handlers = make(map[string]http.Handler, len(s.listeners))
+	sources := s.openStatic(g.reg.Static)
 	for _, l := range s.listeners {
 		var routes []router.Route
+		notFound := s.notFoundHandler(g, l)
+		// Static mounts first: a handler on the same path, later in the
+		// table, wins over them.
+		for _, m := range g.reg.Static {
+			if src := sources[m]; src != nil && onStaticPort(m.Ports, l) {
+				routes = append(routes, router.Route{Path: m.Prefix, IsPrefix: true, Handler: s.staticHandler(g, m, src, notFound)})
+			}
+		}
 		if r, ok := s.apiRoute(g, l); ok {
 			routes = append(routes, r)
 		}
@@ -88,8 +97,36 @@ func (g *generation) build(s *Server) {
 				routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: s.urlHandler(g, h, l)})
 			}
 		}
-		g.handlers[l.name] = s.withSettings(s.settingsOf(g), router.Build(routes, s.notFoundHandler(g, l)))
+		g.handlers[l.name] = s.withSettings(s.settingsOf(g), router.Build(routes, notFound))
 	}
+}
+
+// onStaticPort reports whether a static mount on ports (nil: every port)
+// serves listener l.
+func onStaticPort(ports []string, l *listener) bool {
+	return ports == nil || onPort(ports, l)
+}
+
+// openStatic opens the sources of the static mounts, once per generation
+// for all ports. A source that cannot be opened (its directory was removed
+// since the script registered it) is logged and left out.
+func (s *Server) openStatic(mounts []*bindings.StaticMount) map[*bindings.StaticMount]fileSource {
+	sources := make(map[*bindings.StaticMount]fileSource, len(mounts))
+	for _, m := range mounts {
+		var src fileSource
+		var err error
+		if m.Archive != "" {
+			src, err = openZipSource(m.Archive)
+		} else {
+			src, err = openDirSource(m.Dir)
+		}
+		if err != nil {
+			s.log.Warn("static files not served", "prefix", m.Prefix, "source", m.Source(), "err", err, "where", m.Where)
+			continue
+		}
+		sources[m] = src
+	}
+	return sources
 }
 
 // routeList describes the routes of listener l, for the debug 404 page.
@@ -112,6 +149,11 @@ func (g *generation) routeList(l *listener) string {
 	for _, f := range g.reg.API {
 		if onPort(f.Ports, l) {
 			lines = append(lines, fmt.Sprintf("  %-30s %s", "POST /api "+f.Name, f.Where))
+		}
+	}
+	for _, m := range g.reg.Static {
+		if onStaticPort(m.Ports, l) {
+			lines = append(lines, fmt.Sprintf("  %-30s %s [static files: %s]", strings.TrimRight(m.Prefix, "/")+"/...", m.Where, m.Source()))
 		}
 	}
 	sort.Strings(lines)
