@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"go.starlark.net/starlark"
@@ -54,7 +55,7 @@ func registerStaticBuiltin(reg *Registry) *starlark.Builtin {
 		if err != nil {
 			return nil, err
 		}
-		m.Dir = resolvePath(thread, dir)
+		m.Dir = absPath(thread, dir)
 		st, err := os.Stat(m.Dir)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -83,7 +84,7 @@ func registerArchiveBuiltin(reg *Registry) *starlark.Builtin {
 		if err != nil {
 			return nil, err
 		}
-		m.Archive = resolvePath(thread, file)
+		m.Archive = absPath(thread, file)
 		z, err := zip.OpenReader(m.Archive)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -128,4 +129,14 @@ func newMount(reg *Registry, thread *starlark.Thread, fn, prefix string, port st
 		return nil, fmt.Errorf("%s: port: got %s, want a port number, a port name, or -1 for every port", fn, port.Type())
 	}
 	return m, nil
+}
+
+// absPath resolves p next to the calling script and makes it absolute, so
+// that messages and listings name the place for certain.
+func absPath(thread *starlark.Thread, p string) string {
+	r := resolvePath(thread, p)
+	if abs, err := filepath.Abs(r); err == nil {
+		return abs
+	}
+	return r
 }
