@@ -39,6 +39,8 @@ func NewModule(reg *Registry, host Host) *starlarkstruct.Module {
 
 		"registerStaticFilesDirectory": registerStaticBuiltin(reg),
 		"registerArchiveFile":          registerArchiveBuiltin(reg),
+		"webSocket":                    webSocketBuiltin(reg),
+		"WebSocket":                    starlark.NewBuiltin("hwebserver.WebSocket", newWebSocketSpec),
 		"isInDebugMode": starlark.NewBuiltin("hwebserver.isInDebugMode", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 			if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
 				return nil, err

@@ -34,10 +34,11 @@ type APIFunction struct {
 // Registry holds what one generation of a script registered. It is filled
 // while the top level runs (one goroutine) and read-only once frozen.
 type Registry struct {
-	Handlers []*URLHandler
-	API      []*APIFunction
-	Static   []*StaticMount
-	Run      *RunConfig // the run() call, nil if the script made none
+	Handlers   []*URLHandler
+	API        []*APIFunction
+	Static     []*StaticMount
+	WebSockets []*WebSocketHandler
+	Run        *RunConfig // the run() call, nil if the script made none
 
 	frozen string // why registration is closed, "" while open
 }
@@ -56,8 +57,12 @@ func (reg *Registry) checkOpen(fn string) error {
 	return nil
 }
 
-// AddHandler registers h, replacing an earlier handler on the same path and ports.
+// AddHandler registers h, replacing an earlier handler (or WebSocket) on
+// the same path and ports.
 func (reg *Registry) AddHandler(h *URLHandler) {
+	reg.WebSockets = slices.DeleteFunc(reg.WebSockets, func(w *WebSocketHandler) bool {
+		return w.Path == h.Path && slices.Equal(w.Ports, h.Ports)
+	})
 	for i, old := range reg.Handlers {
 		if old.Path == h.Path && slices.Equal(old.Ports, h.Ports) {
 			reg.Handlers[i] = h

@@ -19,7 +19,7 @@ func (s *Server) Describe(w io.Writer) {
 		return
 	}
 	reg := g.reg
-	fmt.Fprintf(w, "%s: %d URL handler(s), %d API function(s)\n", s.opts.Script, len(reg.Handlers), len(reg.API))
+	fmt.Fprintf(w, "%s: %d URL handler(s), %d API function(s), %d WebSocket(s), %d static mount(s)\n", s.opts.Script, len(reg.Handlers), len(reg.API), len(reg.WebSockets), len(reg.Static))
 	if len(reg.Handlers) > 0 {
 		fmt.Fprintln(w, "Routes:")
 		for _, h := range reg.Handlers {
@@ -55,6 +55,29 @@ func (s *Server) Describe(w io.Writer) {
 				extra = append(extra, "ports="+strings.Join(f.Ports, ","))
 			}
 			fmt.Fprintf(w, "  %-28s %s %s\n", f.Name+signature(f.Fn), f.Where, strings.Join(extra, " "))
+		}
+	}
+	if len(reg.WebSockets) > 0 {
+		fmt.Fprintln(w, "WebSockets:")
+		for _, h := range reg.WebSockets {
+			path := h.Path
+			if h.IsPrefix {
+				path = strings.TrimRight(path, "/") + "/..."
+			}
+			var cbs []string
+			for _, cb := range []struct {
+				name string
+				fn   starlark.Callable
+			}{{"connect", h.Spec.Connect}, {"receive", h.Spec.Receive}, {"disconnect", h.Spec.Disconnect}} {
+				if cb.fn != nil {
+					cbs = append(cbs, cb.name+"="+cb.fn.Name())
+				}
+			}
+			extra := ""
+			if len(h.Ports) != 1 || h.Ports[0] != bindings.MainPort {
+				extra = "ports=" + strings.Join(h.Ports, ",")
+			}
+			fmt.Fprintf(w, "  %-28s %-20s %s %s\n", path, strings.Join(cbs, " "), h.Where, extra)
 		}
 	}
 	if len(reg.Static) > 0 {

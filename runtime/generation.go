@@ -97,6 +97,11 @@ func (g *generation) build(s *Server) {
 				routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: s.urlHandler(g, h, l)})
 			}
 		}
+		for _, h := range g.reg.WebSockets {
+			if onPort(h.Ports, l) {
+				routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: s.webSocketHandler(g, h, l)})
+			}
+		}
 		g.handlers[l.name] = s.withSettings(s.settingsOf(g), router.Build(routes, notFound))
 	}
 }
@@ -149,6 +154,15 @@ func (g *generation) routeList(l *listener) string {
 	for _, f := range g.reg.API {
 		if onPort(f.Ports, l) {
 			lines = append(lines, fmt.Sprintf("  %-30s %s", "POST /api "+f.Name, f.Where))
+		}
+	}
+	for _, h := range g.reg.WebSockets {
+		if onPort(h.Ports, l) {
+			p := h.Path
+			if h.IsPrefix {
+				p = strings.TrimRight(p, "/") + "/..."
+			}
+			lines = append(lines, fmt.Sprintf("  %-30s %s [WebSocket]", p, h.Where))
 		}
 	}
 	for _, m := range g.reg.Static {

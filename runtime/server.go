@@ -57,6 +57,12 @@ type Server struct {
 	ctx          context.Context // Main's context: cancelled by a signal
 	live         *reloader       // live reload (reload.go); nil when off
 	bodies       bodyWatch       // request bodies being read (bodywatch.go)
+
+	// Open WebSocket connections (websocket.go), closed at shutdown.
+	socketsMu     sync.Mutex
+	sockets       map[*wsConn]struct{}
+	socketsClosed bool
+	socketsWG     sync.WaitGroup
 }
 
 // New returns a server for opts.
@@ -315,6 +321,9 @@ func (s *Server) doShutdown() {
 	s.log.Info("shutting down", "grace", s.opts.ShutdownGrace)
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
 	defer cancel()
+	// WebSockets first: net/http's Shutdown does not see hijacked
+	// connections. They get 1001 and their disconnect callbacks run.
+	s.closeSockets(ctx)
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
 		if l.srv == nil {
