@@ -118,8 +118,8 @@ func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, s
 			}
 			break
 		}
-		if spec.Receive == nil {
-			continue
+		if _, closing := conn.closeRequested(); closing || spec.Receive == nil {
+			continue // after a close was asked for, messages are dropped
 		}
 		args := starlark.Tuple{conn.ws, starlark.None, starlark.None}
 		if typ == websocket.MessageText {
@@ -133,7 +133,11 @@ func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, s
 		}
 		if _, fail := s.call(r, gen, name+" receive", spec.Receive, nil, args, nil, ignoreResult); fail != nil {
 			s.wsCallbackFailed(fail)
-			conn.Close(int(websocket.StatusInternalError), "internal error")
+			if fail.Status == http.StatusServiceUnavailable {
+				conn.Close(int(websocket.StatusTryAgainLater), "server busy")
+			} else {
+				conn.Close(int(websocket.StatusInternalError), "internal error")
+			}
 		}
 	}
 	conn.end()
