@@ -71,7 +71,7 @@ same = [ws, ws2].index(ws2)
 			t.Errorf("%s: got %v, want an error containing %q", c.src, err, c.want)
 		}
 	}
-	v, err := starlark.Eval(&starlark.Thread{}, "x.star", `ws.send("x")`, pre)
+	v, err := starlark.EvalOptions(&syntax.FileOptions{}, &starlark.Thread{}, "x.star", `ws.send("x")`, pre)
 	if err != nil || v != starlark.False {
 		t.Errorf("send on a closed connection = %v, %v; want False", v, err)
 	}
