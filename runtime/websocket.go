@@ -5,9 +5,11 @@ package runtime
 // never waits for the network. docs/websockets.md has the rules.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,6 +36,9 @@ const (
 	// wsMaxMessage caps the size of one message, which is read whole into
 	// memory, below max_request_size (uvicorn's default, 16 MiB).
 	wsMaxMessage = 16 << 20
+	// wsShutdownPatience bounds how long shutdown waits for clients to
+	// answer the close frame before it drops their connections.
+	wsShutdownPatience = 3 * time.Second
 )
 
 // ignoreResult is the result converter of WebSocket callbacks, whose
@@ -82,7 +87,8 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 			s.writeFailure(w, r, gen, &Failure{Status: http.StatusForbidden, Message: msg})
 			return
 		}
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+		hw := &hijackRecorder{ResponseWriter: w, conn: conn}
+		c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 		if err != nil {
 			s.log.Warn("WebSocket handshake failed", "path", r.URL.Path, "err", err)
 			return
@@ -132,7 +138,7 @@ func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, s
 			args[2] = starlark.Bytes(data)
 		}
 		if _, fail := s.call(r, gen, name+" receive", spec.Receive, nil, args, nil, ignoreResult); fail != nil {
-			s.wsCallbackFailed(fail)
+			s.wsCallbackFailed(name+" receive", fail)
 			if fail.Status == http.StatusServiceUnavailable {
 				conn.Close(int(websocket.StatusTryAgainLater), "server busy")
 			} else {
@@ -141,23 +147,25 @@ func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, s
 		}
 	}
 	conn.end()
-	<-writerDone
 	if spec.Disconnect != nil {
 		if _, fail := s.call(r, gen, name+" disconnect", spec.Disconnect, nil, starlark.Tuple{conn.ws, starlark.MakeInt(code)}, nil, ignoreResult); fail != nil {
-			s.wsCallbackFailed(fail)
+			s.wsCallbackFailed(name+" disconnect", fail)
 		}
 	}
+	<-writerDone
 }
 
 // wsCallbackFailed logs a callback that failed; there is no response to
 // carry it.
-func (s *Server) wsCallbackFailed(fail *Failure) {
+func (s *Server) wsCallbackFailed(callback string, fail *Failure) {
 	switch {
 	case fail.Quiet:
-	case fail.Log != "":
+	case fail.Log != "" && strings.Contains(fail.Log, callback):
 		s.log.Error(fail.Log)
+	case fail.Log != "":
+		s.log.Error(callback + ": " + fail.Log)
 	default:
-		s.log.Warn("WebSocket callback: " + fail.Message)
+		s.log.Warn(callback + ": " + fail.Message)
 	}
 }
 
@@ -191,9 +199,10 @@ func (s *Server) wsOriginAllowed(gen *generation, origin, host string) bool {
 // wsConn is the host side of one WebSocket connection.
 type wsConn struct {
 	ws    *bindings.WebSocketConn
-	queue chan wsMessage // what the callbacks sent, for the writer
-	stop  chan struct{}  // closed to make the writer close the connection now
-	ended chan struct{}  // closed when the reader stopped
+	raw   atomic.Pointer[net.Conn] // the hijacked connection, once the handshake is done
+	queue chan wsMessage           // what the callbacks sent, for the writer
+	stop  chan struct{}            // closed to make the writer close the connection now
+	ended chan struct{}            // closed when the reader stopped
 
 	mu          sync.Mutex
 	accept      bool
@@ -250,12 +259,42 @@ func (c *wsConn) Send(data []byte, binary bool) bool {
 		return true
 	default:
 		// The client does not read what it is sent: let it go rather
-		// than hold memory, or anyone, for it.
+		// than hold memory, or anyone, for it. A close frame would wait
+		// behind the queue: the connection is dropped at once, and
+		// disconnect gets 1008.
 		c.closing, c.closeCode, c.closeReason = true, int(websocket.StatusPolicyViolation), "send queue full: the client is not reading"
-		c.stopOnce.Do(func() { close(c.stop) })
+		c.drop()
 		return false
 	}
 }
+
+// drop closes the connection without a close handshake, from any
+// goroutine, without waiting: pending reads and writes fail at once, also
+// a close handshake in progress (the library's CloseNow would wait for
+// that one).
+func (c *wsConn) drop() {
+	c.stopOnce.Do(func() { close(c.stop) })
+	if raw := c.raw.Load(); raw != nil {
+		(*raw).Close()
+	}
+}
+
+// hijackRecorder keeps the connection the WebSocket library hijacks, so
+// that drop can close it.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn *wsConn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	raw, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.conn.raw.Store(&raw)
+	}
+	return raw, brw, err
+}
+
+func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // Close implements bindings.WebSocketSink: the close frame follows the
 // messages queued before it.
@@ -289,24 +328,26 @@ func (c *wsConn) end() {
 }
 
 // write sends the queued messages until a close is asked for, the
-// connection fails, or the reader ends.
+// connection is dropped or fails, or the reader ends.
 func (c *wsConn) write(conn *websocket.Conn) {
-	closeNow := func() {
-		code, _ := c.closeRequested()
-		c.mu.Lock()
-		reason := c.closeReason
-		c.mu.Unlock()
-		// Close waits for the client's close frame, read by the reader.
-		conn.Close(websocket.StatusCode(code), reason)
-	}
+	// stopCtx ends a write in progress when the connection is dropped.
+	stopCtx, cancelStop := context.WithCancel(context.Background())
+	defer cancelStop()
+	go func() {
+		select {
+		case <-c.stop:
+			cancelStop()
+		case <-stopCtx.Done():
+		}
+	}()
 	for {
 		select {
 		case m := <-c.queue:
 			if m.last {
-				closeNow()
+				c.closeHandshake(conn)
 				return
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), wsWriteTimeout)
+			ctx, cancel := context.WithTimeout(stopCtx, wsWriteTimeout)
 			err := conn.Write(ctx, m.typ, m.data)
 			cancel()
 			if err != nil {
@@ -314,12 +355,33 @@ func (c *wsConn) write(conn *websocket.Conn) {
 				return
 			}
 		case <-c.stop:
-			closeNow()
+			conn.CloseNow()
 			return
 		case <-c.ended:
 			conn.CloseNow()
 			return
 		}
+	}
+}
+
+// closeHandshake sends the close frame the script (or shutdown) asked for
+// and waits for the client's answer, which the reader receives, unless the
+// connection is dropped or the reader ends first. The library's Close
+// waits up to 5 s; it finishes on its own goroutine.
+func (c *wsConn) closeHandshake(conn *websocket.Conn) {
+	c.mu.Lock()
+	code, reason := c.closeCode, c.closeReason
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		conn.Close(websocket.StatusCode(code), reason)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-c.stop:
+		conn.CloseNow()
+	case <-c.ended:
 	}
 }
 
@@ -377,6 +439,23 @@ func (s *Server) closeSockets(ctx context.Context) {
 		s.socketsWG.Wait()
 		close(done)
 	}()
+	// Clients that do not answer the close frame (or do not read at all)
+	// get half the grace period, then their connections are dropped, so
+	// that their disconnect callbacks still run within the grace period.
+	patience := wsShutdownPatience
+	if d, ok := ctx.Deadline(); ok {
+		patience = min(patience, time.Until(d)/2)
+	}
+	select {
+	case <-done:
+		return
+	case <-time.After(patience):
+	case <-ctx.Done():
+		return
+	}
+	for _, c := range open {
+		c.drop()
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():
