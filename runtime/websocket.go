@@ -57,6 +57,10 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 				Message: fmt.Sprintf("Upgrade Required: %s is a WebSocket endpoint", r.URL.Path)})
 			return
 		}
+		if msg := badHandshake(r); msg != "" {
+			s.writeFailure(w, r, gen, &Failure{Status: http.StatusBadRequest, Message: "Bad Request: " + msg})
+			return
+		}
 		if origin := r.Header.Get("Origin"); origin != "" && !s.wsOriginAllowed(gen, origin, r.Host) {
 			s.writeFailure(w, r, gen, &Failure{Status: http.StatusForbidden,
 				Message: fmt.Sprintf("Forbidden: WebSocket connections from origin %s are not allowed (CORS_ORIGIN_WHITELIST in the settings file)", origin)})
@@ -90,11 +94,40 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 		hw := &hijackRecorder{ResponseWriter: w, conn: conn}
 		c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 		if err != nil {
+			// Only I/O can fail here (the request was checked above), but
+			// connect may have kept ws: disconnect must still follow.
 			s.log.Warn("WebSocket handshake failed", "path", r.URL.Path, "err", err)
+			s.endWebSocket(r, gen, name, spec, conn, wsAbnormal)
 			return
 		}
 		s.serveWebSocket(r, gen, name, spec, conn, c)
 	})
+}
+
+// badHandshake says what is wrong with an upgrade request that the
+// WebSocket handshake would refuse, so that connect never runs for one;
+// "" when nothing is.
+func badHandshake(r *http.Request) string {
+	switch {
+	case r.Method != http.MethodGet:
+		return fmt.Sprintf("a WebSocket upgrade must be a GET, not %s", r.Method)
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return fmt.Sprintf("unsupported Sec-WebSocket-Version %q, want 13", r.Header.Get("Sec-WebSocket-Version"))
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return "the Sec-WebSocket-Key header is missing"
+	}
+	return ""
+}
+
+// endWebSocket marks conn ended and runs disconnect with code.
+func (s *Server) endWebSocket(r *http.Request, gen *generation, name string, spec *bindings.WebSocketSpec, conn *wsConn, code int) {
+	conn.end()
+	if spec.Disconnect == nil {
+		return
+	}
+	if _, fail := s.call(r, gen, name+" disconnect", spec.Disconnect, nil, starlark.Tuple{conn.ws, starlark.MakeInt(code)}, nil, ignoreResult); fail != nil {
+		s.wsCallbackFailed(name+" disconnect", fail)
+	}
 }
 
 // serveWebSocket runs one accepted connection: messages are read here and
@@ -103,7 +136,8 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, spec *bindings.WebSocketSpec, conn *wsConn, c *websocket.Conn) {
 	c.SetReadLimit(min(s.cfg.MaxRequestSize, wsMaxMessage))
 	if !s.addSocket(conn) {
-		c.Close(websocket.StatusGoingAway, "server shutting down")
+		c.CloseNow() // the server is shutting down
+		s.endWebSocket(r, gen, name, spec, conn, int(websocket.StatusGoingAway))
 		return
 	}
 	defer s.removeSocket(conn)
@@ -146,12 +180,7 @@ func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, s
 			}
 		}
 	}
-	conn.end()
-	if spec.Disconnect != nil {
-		if _, fail := s.call(r, gen, name+" disconnect", spec.Disconnect, nil, starlark.Tuple{conn.ws, starlark.MakeInt(code)}, nil, ignoreResult); fail != nil {
-			s.wsCallbackFailed(name+" disconnect", fail)
-		}
-	}
+	s.endWebSocket(r, gen, name, spec, conn, code)
 	<-writerDone
 }
 
