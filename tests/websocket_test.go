@@ -1165,3 +1165,40 @@ func TestWebSocketCheck(t *testing.T) {
 		t.Errorf("check started a server:\n%s", out)
 	}
 }
+
+// An upgrade the handshake would refuse is answered 400 before connect
+// runs: connect never sees a connection that cannot open.
+func TestWebSocketBadHandshake(t *testing.T) {
+	p := startWS(t, `
+calls = {"connect": 0}
+
+def on_connect(ws, request):
+    calls["connect"] += 1
+    ws.accept()
+
+hwebserver.webSocket("/ws")(hwebserver.WebSocket(connect=on_connect))
+
+@hwebserver.urlHandler("/calls")
+def count(request):
+    return str(calls["connect"])
+`)
+	upgrade := "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+	for _, c := range []struct{ name, head, want string }{
+		{"no key", "GET /ws HTTP/1.1\r\nHost: x\r\n" + upgrade + "Sec-WebSocket-Version: 13\r\n\r\n", "Sec-WebSocket-Key"},
+		{"old version", "GET /ws HTTP/1.1\r\nHost: x\r\n" + upgrade + "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "Sec-WebSocket-Version"},
+		{"POST", "POST /ws HTTP/1.1\r\nHost: x\r\n" + upgrade + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\n\r\n", "must be a GET"},
+	} {
+		code, body := testbin.RawRequest(t, p.URL, c.head, strings.NewReader(""))
+		if code != http.StatusBadRequest || !strings.Contains(body, c.want) {
+			t.Errorf("%s: got %d %q, want 400 naming %s", c.name, code, body, c.want)
+		}
+	}
+	if got := wsBody(t, p.URL+"/calls"); got != "0" {
+		t.Errorf("connect ran %s times for refused handshakes, want 0", got)
+	}
+	c := wsDial(t, wsURL(p.URL, "/ws"))
+	c.Close(websocket.StatusNormalClosure, "")
+	if got := wsBody(t, p.URL+"/calls"); got != "1" {
+		t.Errorf("connect ran %s times for one good handshake, want 1", got)
+	}
+}
