@@ -94,11 +94,7 @@ func urlHandlerBuiltin(reg *Registry) *starlark.Builtin {
 		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "is_prefix?", &isPrefix, "ports?", &ports, "methods?", &methods); err != nil {
 			return nil, err
 		}
-		norm, err := NormalizePath(b.Name(), path)
-		if err != nil {
-			return nil, err
-		}
-		portList, err := portNames(b.Name(), ports)
+		norm, portList, err := routeTarget(b.Name(), path, ports)
 		if err != nil {
 			return nil, err
 		}

@@ -63,24 +63,24 @@ func (reg *Registry) AddHandler(h *URLHandler) {
 	reg.WebSockets = slices.DeleteFunc(reg.WebSockets, func(w *WebSocketHandler) bool {
 		return w.Path == h.Path && slices.Equal(w.Ports, h.Ports)
 	})
-	for i, old := range reg.Handlers {
-		if old.Path == h.Path && slices.Equal(old.Ports, h.Ports) {
-			reg.Handlers[i] = h
-			return
-		}
-	}
-	reg.Handlers = append(reg.Handlers, h)
+	reg.Handlers = replaceOrAppend(reg.Handlers, h, func(old *URLHandler) bool {
+		return old.Path == h.Path && slices.Equal(old.Ports, h.Ports)
+	})
 }
 
 // AddAPI registers f, replacing an earlier function of the same name.
 func (reg *Registry) AddAPI(f *APIFunction) {
-	for i, old := range reg.API {
-		if old.Name == f.Name {
-			reg.API[i] = f
-			return
-		}
+	reg.API = replaceOrAppend(reg.API, f, func(old *APIFunction) bool { return old.Name == f.Name })
+}
+
+// replaceOrAppend puts v in place of the first element same matches, or
+// at the end: a registration replaces an earlier one and keeps its place.
+func replaceOrAppend[T any](list []T, v T, same func(T) bool) []T {
+	if i := slices.IndexFunc(list, same); i >= 0 {
+		list[i] = v
+		return list
 	}
-	reg.API = append(reg.API, f)
+	return append(list, v)
 }
 
 // LookupAPI returns the API function called name.
@@ -109,6 +109,20 @@ func NormalizePath(fn, path string) (string, error) {
 		return p, nil
 	}
 	return "/", nil
+}
+
+// routeTarget checks what urlHandler and webSocket share: the path,
+// normalised, and the ports=[...] argument, as names.
+func routeTarget(fn, path string, ports starlark.Value) (string, []string, error) {
+	norm, err := NormalizePath(fn, path)
+	if err != nil {
+		return "", nil, err
+	}
+	names, err := portNames(fn, ports)
+	if err != nil {
+		return "", nil, err
+	}
+	return norm, names, nil
 }
 
 // portNames converts a ports=[...] argument (names or numbers) to names.

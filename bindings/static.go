@@ -32,13 +32,9 @@ func (m *StaticMount) Source() string {
 
 // AddStatic registers m, replacing an earlier mount on the same prefix and ports.
 func (reg *Registry) AddStatic(m *StaticMount) {
-	for i, old := range reg.Static {
-		if old.Prefix == m.Prefix && slices.Equal(old.Ports, m.Ports) {
-			reg.Static[i] = m
-			return
-		}
-	}
-	reg.Static = append(reg.Static, m)
+	reg.Static = replaceOrAppend(reg.Static, m, func(old *StaticMount) bool {
+		return old.Prefix == m.Prefix && slices.Equal(old.Ports, m.Ports)
+	})
 }
 
 func registerStaticBuiltin(reg *Registry) *starlark.Builtin {

@@ -58,13 +58,9 @@ func (reg *Registry) AddWebSocket(h *WebSocketHandler) {
 	reg.Handlers = slices.DeleteFunc(reg.Handlers, func(u *URLHandler) bool {
 		return u.Path == h.Path && slices.Equal(u.Ports, h.Ports)
 	})
-	for i, old := range reg.WebSockets {
-		if old.Path == h.Path && slices.Equal(old.Ports, h.Ports) {
-			reg.WebSockets[i] = h
-			return
-		}
-	}
-	reg.WebSockets = append(reg.WebSockets, h)
+	reg.WebSockets = replaceOrAppend(reg.WebSockets, h, func(old *WebSocketHandler) bool {
+		return old.Path == h.Path && slices.Equal(old.Ports, h.Ports)
+	})
 }
 
 func optionalCallable(fn, param string, v starlark.Value) (starlark.Callable, error) {
@@ -107,11 +103,7 @@ func webSocketBuiltin(reg *Registry) *starlark.Builtin {
 		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &path, "is_prefix?", &isPrefix, "ports?", &ports); err != nil {
 			return nil, err
 		}
-		norm, err := NormalizePath(b.Name(), path)
-		if err != nil {
-			return nil, err
-		}
-		portList, err := portNames(b.Name(), ports)
+		norm, portList, err := routeTarget(b.Name(), path, ports)
 		if err != nil {
 			return nil, err
 		}
