@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
@@ -256,9 +257,9 @@ func TestRequestJSONInvalidIs400(t *testing.T) {
 	thread := &starlark.Thread{}
 	fn, _ := r.Attr("json")
 	_, err := starlark.Call(thread, fn.(starlark.Callable), nil, nil)
-	var httpErr *HTTPError
+	var httpErr *host.HTTPError
 	if !errors.As(err, &httpErr) || httpErr.Status != http.StatusBadRequest {
-		t.Fatalf("got %v, want an *HTTPError with status 400", err)
+		t.Fatalf("got %v, want an *host.HTTPError with status 400", err)
 	}
 }
 
@@ -307,7 +308,7 @@ func (l *recLock) Acquire(ctx context.Context) error {
 func TestSleepReleasesLock(t *testing.T) {
 	lock := &recLock{held: true}
 	thread := &starlark.Thread{}
-	SetCallState(thread, &CallState{Ctx: context.Background(), Lock: lock})
+	host.Set(thread, &host.State{Ctx: context.Background(), Lock: lock})
 	sleep := timeModule.Members["sleep"]
 	start := time.Now()
 	if _, err := starlark.Call(thread, sleep, starlark.Tuple{starlark.Float(0.02)}, nil); err != nil {
@@ -327,7 +328,7 @@ func TestSleepCancelled(t *testing.T) {
 	cancel()
 	lock := &recLock{held: true, fail: context.Canceled}
 	thread := &starlark.Thread{}
-	SetCallState(thread, &CallState{Ctx: ctx, Lock: lock})
+	host.Set(thread, &host.State{Ctx: ctx, Lock: lock})
 	start := time.Now()
 	_, err := starlark.Call(thread, timeModule.Members["sleep"], starlark.Tuple{starlark.MakeInt(60)}, nil)
 	if err == nil || !errors.Is(err, context.Canceled) {

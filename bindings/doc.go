@@ -10,9 +10,9 @@
 //   - Predeclared returns every name a script sees without load():
 //     hwebserver, json, math, time (with sleep), struct.
 //   - Request, Response and UploadedFile are starlark.Value types.
-//   - CallState is the per-call host state kept in a thread-local; Blocking
+//   - host.State (package bindings/host) is the per-call state kept in a thread-local; host.Blocking
 //     lets a builtin give up the interpreter lock while it waits.
-//   - HTTPError, APIError and OperationFailed are the typed errors the runtime
+//   - host.HTTPError, APIError and OperationFailed are the typed errors the runtime
 //     turns into statuses with errors.As.
 //
 // The package knows nothing of chi, the worker pool, the GIL or sockets: the

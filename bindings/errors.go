@@ -8,15 +8,6 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// HTTPError ends a call with a client-facing status and message, for
-// example 400 from request.json() on a body that is not JSON.
-type HTTPError struct {
-	Status  int
-	Message string
-}
-
-func (e *HTTPError) Error() string { return e.Message }
-
 // APIError is what hwebserver.APIError(message) raises: the call ends with
 // 422 and the body {"error": message}. Message is any JSON-encodable value.
 type APIError struct {

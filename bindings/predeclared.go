@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/lib/json"
 	starmath "go.starlark.net/lib/math"
 	startime "go.starlark.net/lib/time"
@@ -51,7 +52,7 @@ func sleep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 		return nil, fmt.Errorf("%s: got %v, want a number of seconds >= 0", b.Name(), f)
 	}
 	d := time.Duration(f * float64(time.Second))
-	err := Blocking(thread, func(ctx context.Context) {
+	err := host.Blocking(thread, func(ctx context.Context) {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 )
@@ -211,7 +212,7 @@ func requestJSON(r *Request, thread *starlark.Thread, b *starlark.Builtin, args 
 	}
 	v, err := DecodeJSON(thread, body)
 	if err != nil {
-		return nil, &HTTPError{Status: http.StatusBadRequest, Message: "request body is not valid JSON: " + err.Error()}
+		return nil, &host.HTTPError{Status: http.StatusBadRequest, Message: "request body is not valid JSON: " + err.Error()}
 	}
 	return v, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
 )
 
@@ -94,7 +95,7 @@ func uploadSaveToDisk(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	data := f.Data
 	var path string
 	var werr error
-	err := Blocking(thread, func(context.Context) {
+	err := host.Blocking(thread, func(context.Context) {
 		tmp, err := os.CreateTemp("", "hwebserver-upload-*")
 		if err != nil {
 			werr = err
@@ -137,7 +138,7 @@ func uploadRead(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	var data []byte
 	var rerr error
 	path := f.Path
-	err := Blocking(thread, func(context.Context) {
+	err := host.Blocking(thread, func(context.Context) {
 		fh, err := os.Open(path)
 		if err != nil {
 			rerr = err

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
 )
 
@@ -35,7 +36,7 @@ func uploadSHA256(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	f := b.Receiver().(*UploadedFile)
 	var sum string
 	var herr error
-	err := Blocking(thread, func(context.Context) {
+	err := host.Blocking(thread, func(context.Context) {
 		r, err := f.open()
 		if err != nil {
 			herr = err
@@ -79,7 +80,7 @@ func uploadSaveAs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
 	var serr error
-	err = Blocking(thread, func(context.Context) { serr = f.copyTo(dst, overwrite) })
+	err = host.Blocking(thread, func(context.Context) { serr = f.copyTo(dst, overwrite) })
 	if serr != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), serr)
 	}

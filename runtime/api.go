@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
 	"go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
@@ -198,11 +199,11 @@ func (c *apiCall) converting() starlark.Callable {
 			v, err := starlark.Call(thread, p.conv, starlark.Tuple{*p.slot}, nil)
 			if err != nil {
 				var apiErr *bindings.APIError
-				var httpErr *bindings.HTTPError
+				var httpErr *host.HTTPError
 				if errors.As(err, &apiErr) || errors.As(err, &httpErr) {
 					return nil, err
 				}
-				return nil, &bindings.HTTPError{Status: http.StatusBadRequest,
+				return nil, &host.HTTPError{Status: http.StatusBadRequest,
 					Message: fmt.Sprintf("Bad Request: %s: argument %s: %s", c.fn.name, p.param, causeText(err))}
 			}
 			*p.slot = v

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
 	"go.starlark.net/starlark"
 )
@@ -28,13 +29,13 @@ type generation struct {
 // load, a run() call in the script starts the server from inside this call.
 func (s *Server) loadGeneration(ctx context.Context, reload bool) (*generation, error) {
 	gen := &generation{id: s.genSeq.Add(1), reg: &bindings.Registry{}}
-	h := &host{s: s, gen: gen, reload: reload, detach: func() bool { return false }}
+	h := &loadHost{s: s, gen: gen, reload: reload, detach: func() bool { return false }}
 	pre := bindings.Predeclared(bindings.NewModule(gen.reg, h))
 	for k, v := range s.opts.Predeclared {
 		pre[k] = v
 	}
-	callState := &bindings.CallState{Ctx: ctx}
-	prepare := func(t *starlark.Thread) { bindings.SetCallState(t, callState) }
+	callState := &host.State{Ctx: ctx}
+	prepare := func(t *starlark.Thread) { host.Set(t, callState) }
 	gen.loader = newLoader(pre, s.print, prepare)
 	thread := &starlark.Thread{Name: "main", Load: gen.loader.load, Print: s.print}
 	prepare(thread)

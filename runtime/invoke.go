@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
 )
 
@@ -95,7 +96,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 // end-to-end throughput on a hello handler (docs/performance.md).
 type callFrame struct {
 	thread starlark.Thread
-	state  bindings.CallState
+	state  host.State
 	lock   gilHandle
 	lim    callLimits
 	argv   [1]starlark.Value // the request, for handlers called with it alone
@@ -104,7 +105,7 @@ type callFrame struct {
 var framePool = sync.Pool{New: func() any {
 	cf := new(callFrame)
 	cf.thread.OnMaxSteps = cf.lim.onMaxSteps
-	bindings.SetCallState(&cf.thread, &cf.state)
+	host.Set(&cf.thread, &cf.state)
 	return cf
 }}
 
@@ -112,7 +113,7 @@ var framePool = sync.Pool{New: func() any {
 func (s *Server) newFrame(ctx context.Context, name string) *callFrame {
 	cf := framePool.Get().(*callFrame)
 	cf.lock = gilHandle{gil: &s.gil}
-	cf.state = bindings.CallState{Ctx: ctx, Lock: &cf.lock}
+	cf.state = host.State{Ctx: ctx, Lock: &cf.lock}
 	cf.lim = callLimits{s: s, ctx: ctx, lock: &cf.lock, maxSteps: s.opts.MaxSteps}
 	t := &cf.thread
 	t.Name, t.Print = name, s.printFn
@@ -130,7 +131,7 @@ func (s *Server) newFrame(ctx context.Context, name string) *callFrame {
 // Only a call that returned normally frees its frame: after a Go panic the
 // thread's state is not known.
 func (cf *callFrame) free() {
-	cf.state, cf.lim, cf.lock, cf.argv = bindings.CallState{}, callLimits{}, gilHandle{}, [1]starlark.Value{}
+	cf.state, cf.lim, cf.lock, cf.argv = host.State{}, callLimits{}, gilHandle{}, [1]starlark.Value{}
 	cf.thread.Print = nil
 	framePool.Put(cf)
 }
@@ -236,7 +237,7 @@ func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args 
 
 // scriptFailure maps an error from Starlark to a status.
 func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure {
-	var httpErr *bindings.HTTPError
+	var httpErr *host.HTTPError
 	if errors.As(err, &httpErr) {
 		return &Failure{Status: httpErr.Status, Message: httpErr.Message}
 	}

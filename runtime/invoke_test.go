@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -37,7 +37,7 @@ def work():
 		if th.Name != name || th.ExecutionSteps() != 0 {
 			t.Fatalf("call %d: thread %q with %d steps, want %q with 0", i, th.Name, th.ExecutionSteps(), name)
 		}
-		if cs := bindings.CallStateOf(th); cs.Ctx != ctx || cs.Lock != &cf.lock {
+		if cs := host.Of(th); cs.Ctx != ctx || cs.Lock != &cf.lock {
 			t.Fatalf("call %d: the thread's call state is not this call's", i)
 		}
 		v, err := starlark.Call(th, work, nil, nil)

@@ -132,8 +132,8 @@ func (s *Server) background() bool {
 	return s.cfg != nil && s.cfg.InBackground != nil && *s.cfg.InBackground
 }
 
-// host is the bindings.Host of one generation's load.
-type host struct {
+// loadHost is the bindings.Host of one generation's load.
+type loadHost struct {
 	s      *Server
 	gen    *generation
 	reload bool
@@ -142,13 +142,13 @@ type host struct {
 	detach func() bool
 }
 
-func (h *host) DebugMode() bool { return h.s.debug.Load() }
+func (h *loadHost) DebugMode() bool { return h.s.debug.Load() }
 
-func (h *host) RequestShutdown() {
+func (h *loadHost) RequestShutdown() {
 	h.s.stopOnce.Do(func() { close(h.s.stopReq) })
 }
 
-func (h *host) Run(thread *starlark.Thread, cfg *bindings.RunConfig) error {
+func (h *loadHost) Run(thread *starlark.Thread, cfg *bindings.RunConfig) error {
 	s := h.s
 	if s.opts.Check {
 		_, err := s.loadSettings(mergeRun(cfg, s.opts.CLI)) // check the settings file too
