@@ -34,7 +34,7 @@ func (s *Server) loadGeneration(ctx context.Context, reload bool) (*generation, 
 	for k, v := range s.opts.Predeclared {
 		pre[k] = v
 	}
-	callState := &host.State{Ctx: ctx}
+	callState := &host.State{Ctx: ctx, TopLevel: true}
 	prepare := func(t *starlark.Thread) { host.Set(t, callState) }
 	gen.loader = newLoader(pre, s.print, prepare)
 	thread := &starlark.Thread{Name: "main", Load: gen.loader.load, Print: s.print}

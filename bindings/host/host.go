@@ -10,6 +10,7 @@ package host
 
 import (
 	"context"
+	"time"
 
 	"go.starlark.net/starlark"
 )
@@ -30,6 +31,22 @@ type State struct {
 	// Lock is held while Starlark runs; nil when the call runs without it
 	// (script top level).
 	Lock Lock
+	// TopLevel is true while a script's top level runs (first load or
+	// reload), where no request deadline bounds a wait.
+	TopLevel bool
+}
+
+// TopLevelIOCap bounds one I/O call (http, store, sql) made by a script's
+// top level, which has no request deadline of its own.
+const TopLevelIOCap = 30 * time.Second
+
+// IOContext returns the context an I/O builtin waits under: the call's
+// context, capped at [TopLevelIOCap] at top level. Call cancel when done.
+func IOContext(ctx context.Context, cs *State) (context.Context, context.CancelFunc) {
+	if cs.TopLevel {
+		return context.WithTimeout(ctx, TopLevelIOCap)
+	}
+	return context.WithCancel(ctx)
 }
 
 const stateKey = "hwebserver.callstate"
