@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
 )
 
@@ -61,7 +62,7 @@ func apiTestFuncs(t testing.TB, src string) map[string]*apiFunc {
 	t.Helper()
 	reg := &bindings.Registry{}
 	pre := bindings.Predeclared(bindings.NewModule(reg, apiTestHost{}))
-	file, err := ParseScript("api.star", []byte(src))
+	file, err := script.ParseScript("api.star", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
+	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
 )
 
@@ -20,7 +21,7 @@ import (
 type generation struct {
 	id       uint64
 	reg      *bindings.Registry
-	loader   *loader
+	loader   *script.Loader
 	handlers map[string]http.Handler // by listener name
 	settings *Settings               // the settings file's, nil without one (see settingsOf)
 }
@@ -36,13 +37,13 @@ func (s *Server) loadGeneration(ctx context.Context, reload bool) (*generation, 
 	}
 	callState := &host.State{Ctx: ctx, TopLevel: true}
 	prepare := func(t *starlark.Thread) { host.Set(t, callState) }
-	gen.loader = newLoader(pre, s.print, prepare)
-	thread := &starlark.Thread{Name: "main", Load: gen.loader.load, Print: s.print}
+	gen.loader = script.NewLoader(pre, s.print, prepare)
+	thread := &starlark.Thread{Name: "main", Load: gen.loader.Load, Print: s.print}
 	prepare(thread)
 	stop := context.AfterFunc(ctx, func() { thread.Cancel("interrupted") })
 	defer stop()
 	h.detach = stop
-	if _, err := gen.loader.execMain(thread, s.opts.Script); err != nil {
+	if _, err := gen.loader.ExecMain(thread, s.opts.Script); err != nil {
 		return gen, err
 	}
 	return gen, nil
@@ -63,7 +64,7 @@ func (g *generation) sourceLine(file string, line int) string {
 	if g.loader == nil {
 		return ""
 	}
-	return g.loader.sourceLine(file, line)
+	return g.loader.SourceLine(file, line)
 }
 
 // onPort reports whether a registration for ports serves listener l.

@@ -8,20 +8,18 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
+	"github.com/hwebserver/hwebserver/runtime/sched"
+	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
 )
 
-// The switch interval: every switchCheckSteps execution steps a running
-// handler checks whether it has held the GIL for switchInterval while
-// others wait, and if so lets them run (Python's sys.setswitchinterval).
-const (
-	switchCheckSteps = 10_000
-	switchInterval   = 5 * time.Millisecond
-)
+// Every switchCheckSteps execution steps a running handler checks whether
+// others have waited sched.SwitchInterval for the GIL, and if so lets them
+// run (Python's sys.setswitchinterval).
+const switchCheckSteps = 10_000
 
 var errRequestTimeout = errors.New("request timeout")
 
@@ -97,7 +95,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 type callFrame struct {
 	thread starlark.Thread
 	state  host.State
-	lock   gilHandle
+	lock   sched.Handle
 	lim    callLimits
 	argv   [1]starlark.Value // the request, for handlers called with it alone
 }
@@ -112,7 +110,7 @@ var framePool = sync.Pool{New: func() any {
 // newFrame returns a frame ready to run a call named name for ctx.
 func (s *Server) newFrame(ctx context.Context, name string) *callFrame {
 	cf := framePool.Get().(*callFrame)
-	cf.lock = gilHandle{gil: &s.gil}
+	cf.lock = sched.Handle{GIL: &s.gil}
 	cf.state = host.State{Ctx: ctx, Lock: &cf.lock}
 	cf.lim = callLimits{s: s, ctx: ctx, lock: &cf.lock, maxSteps: s.opts.MaxSteps}
 	t := &cf.thread
@@ -131,7 +129,7 @@ func (s *Server) newFrame(ctx context.Context, name string) *callFrame {
 // Only a call that returned normally frees its frame: after a Go panic the
 // thread's state is not known.
 func (cf *callFrame) free() {
-	cf.state, cf.lim, cf.lock, cf.argv = host.State{}, callLimits{}, gilHandle{}, [1]starlark.Value{}
+	cf.state, cf.lim, cf.lock, cf.argv = host.State{}, callLimits{}, sched.Handle{}, [1]starlark.Value{}
 	cf.thread.Print = nil
 	framePool.Put(cf)
 }
@@ -140,7 +138,7 @@ func (cf *callFrame) free() {
 type callLimits struct {
 	s        *Server
 	ctx      context.Context
-	lock     *gilHandle
+	lock     *sched.Handle
 	maxSteps uint64
 	overrun  bool // the step budget was exceeded
 }
@@ -164,7 +162,7 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 		thread.Cancel(context.Cause(c.ctx).Error())
 		return
 	}
-	if !c.lock.switchDue() {
+	if !c.lock.SwitchDue() {
 		return
 	}
 	if c.s.opts.Level.Level() <= LevelDetail {
@@ -172,7 +170,7 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 	}
 	// On failure the context is done: cancel now, so that not one more
 	// step runs without the GIL.
-	if err := c.lock.yield(c.ctx); err != nil {
+	if err := c.lock.Yield(c.ctx); err != nil {
 		thread.Cancel(context.Cause(c.ctx).Error())
 	}
 }
@@ -249,9 +247,9 @@ func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure
 		}
 		return &Failure{Status: http.StatusUnprocessableEntity, Message: apiErrorText(apiErr), Body: body}
 	}
-	bt := Backtrace(err, gen.sourceLine)
+	bt := script.Backtrace(err, gen.sourceLine)
 	return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: bt,
-		Log: fmt.Sprintf("%s failed: %s", name, FormatError(err)) + "\n" + bt}
+		Log: fmt.Sprintf("%s failed: %s", name, script.FormatError(err)) + "\n" + bt}
 }
 
 func apiErrorText(e *bindings.APIError) string {

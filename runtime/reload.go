@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/script"
 )
 
 // errRunEnds ends a reload's top level at a run() call that would block.
@@ -116,9 +117,9 @@ func (g *generation) files() []string {
 	if g == nil || g.loader == nil {
 		return nil
 	}
-	out := make([]string, 0, len(g.loader.order))
-	for _, f := range g.loader.order {
-		out = append(out, f.abs)
+	out := make([]string, 0, len(g.loader.Files()))
+	for _, f := range g.loader.Files() {
+		out = append(out, f.Abs)
 	}
 	if g.settings != nil {
 		out = append(out, g.settings.Path)
@@ -137,9 +138,9 @@ func isEmptyFile(path string) bool {
 
 // emptyFile names a file the load found empty, or returns "".
 func (g *generation) emptyFile() string {
-	for _, f := range g.loader.order {
-		if f.src != nil && len(f.src) == 0 {
-			return f.display
+	for _, f := range g.loader.Files() {
+		if f.Src != nil && len(f.Src) == 0 {
+			return f.Display
 		}
 	}
 	return ""
@@ -247,13 +248,13 @@ func (rl *reloader) watch(ctx context.Context, gen *generation, also []string) {
 	if len(added) == 0 {
 		return
 	}
-	for _, f := range gen.loader.order {
-		if !slices.Contains(added, filepath.Dir(f.abs)) {
+	for _, f := range gen.loader.Files() {
+		if !slices.Contains(added, filepath.Dir(f.Abs)) {
 			continue
 		}
-		now, err := os.ReadFile(f.abs)
-		if (err == nil) != (f.src != nil) || !bytes.Equal(now, f.src) {
-			rl.w.send(ctx, f.abs)
+		now, err := os.ReadFile(f.Abs)
+		if (err == nil) != (f.Src != nil) || !bytes.Equal(now, f.Src) {
+			rl.w.send(ctx, f.Abs)
 		}
 	}
 }
@@ -262,10 +263,10 @@ func (rl *reloader) watch(ctx context.Context, gen *generation, also []string) {
 func (rl *reloader) fail(err error) {
 	rl.failing = true
 	rl.failures.Add(1)
-	msg := FormatError(err)
+	msg := script.FormatError(err)
 	rl.s.log.Error("reload failed (the last good version keeps serving): " + msg)
 	detail := ""
-	if bt := Backtrace(err, nil); strings.Count(bt, "\n") > 2 {
+	if bt := script.Backtrace(err, nil); strings.Count(bt, "\n") > 2 {
 		detail = bt
 		rl.s.log.Log(context.Background(), LevelDetail, "reload failed", "backtrace", bt)
 	}

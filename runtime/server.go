@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/sched"
 	"go.starlark.net/starlark"
 )
 
@@ -38,8 +39,8 @@ type Server struct {
 	// printFn is s.print, made once: a method value allocates each time.
 	printFn func(*starlark.Thread, string)
 
-	gil  GIL
-	pool *Pool
+	gil  sched.GIL
+	pool *sched.Pool
 
 	cfg       *bindings.RunConfig // effective run() configuration, set by start
 	debug     atomic.Bool
@@ -178,7 +179,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		level = LevelAccess // debug logs every request
 	}
 	s.opts.Level.Set(level)
-	s.pool = NewPool(cfg.MaxNumThreads, s.opts.Backlog, s.opts.QueueTimeout)
+	s.pool = sched.NewPool(cfg.MaxNumThreads, s.opts.Backlog, s.opts.QueueTimeout)
 
 	st, err := s.loadSettings(cfg)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -102,9 +103,9 @@ func LoadSettings(path string, printFn func(*starlark.Thread, string)) (*Setting
 	display := displayPath(abs)
 	src, err := os.ReadFile(abs)
 	if err != nil {
-		return nil, fmt.Errorf("settings: cannot read %s: %w", display, unwrapPathError(err))
+		return nil, fmt.Errorf("settings: cannot read %s: %w", display, script.UnwrapPathError(err))
 	}
-	file, err := FileOptions.Parse(display, src, 0)
+	file, err := script.FileOptions.Parse(display, src, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func LoadSettings(path string, printFn func(*starlark.Thread, string)) (*Setting
 	thread := &starlark.Thread{Name: "settings " + display, Print: printFn}
 	globals, err := prog.Init(thread, pre)
 	if err != nil {
-		return nil, errors.New(FormatError(err)) // with its place in the settings file
+		return nil, errors.New(script.FormatError(err)) // with its place in the settings file
 	}
 	pos := globalPositions(file)
 	st := &Settings{Path: abs, CORSMaxAge: defaultCORSMaxAge}

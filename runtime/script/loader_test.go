@@ -1,8 +1,6 @@
-package runtime
+package script
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -30,9 +28,9 @@ func (lt *loadTree) run(t *testing.T, main string) (starlark.StringDict, error) 
 		}),
 	}
 	print := func(_ *starlark.Thread, msg string) { lt.prints = append(lt.prints, msg) }
-	l := newLoader(pre, print, nil)
-	thread := &starlark.Thread{Name: "main", Load: l.load, Print: print}
-	return l.execMain(thread, main)
+	l := NewLoader(pre, print, nil)
+	thread := &starlark.Thread{Name: "main", Load: l.Load, Print: print}
+	return l.ExecMain(thread, main)
 }
 
 // chdirTree writes files to a new temp dir and makes it the working
@@ -187,40 +185,5 @@ func TestLoaderErrors(t *testing.T) {
 				t.Errorf("FormatError = %q, want it to contain %q", got, tt.want)
 			}
 		})
-	}
-}
-
-// print() goes to the log, prefixed with the file and line that printed,
-// in loaded files too; the server's loader gives handlers their modules.
-func TestLoaderPrintAndServerLoad(t *testing.T) {
-	chdirTree(t, map[string]string{
-		"main.star": `load("lib/routes.star", "register")
-print("main says hi")
-register()
-`,
-		"lib/routes.star": `
-def index(request):
-    return "index"
-
-def register():
-    print("registering")
-    hwebserver.urlHandler("/")(index)
-`,
-	})
-	var logBuf testbin.Buffer
-	level := new(slog.LevelVar)
-	srv := New(Options{Script: "main.star", Check: true, Logger: NewLogger(&logBuf, level), Level: level})
-	if err := srv.Main(context.Background()); err != nil {
-		t.Fatal(FormatError(err))
-	}
-	log := logBuf.String()
-	for _, want := range []string{"main.star:2: main says hi", "lib/routes.star:6: registering"} {
-		if !strings.Contains(log, want) {
-			t.Errorf("log lacks %q:\n%s", want, log)
-		}
-	}
-	reg := srv.Registry()
-	if reg == nil || len(reg.Handlers) != 1 || reg.Handlers[0].Path != "/" || reg.Handlers[0].Where != "lib/routes.star:7" {
-		t.Fatalf("registry: %+v", reg)
 	}
 }

@@ -1,4 +1,4 @@
-package runtime
+package sched
 
 import (
 	"context"
@@ -91,10 +91,15 @@ func (g *GIL) Release() {
 // Contended reports whether anyone waits for the lock.
 func (g *GIL) Contended() bool { return g.nwait.Load() > 0 }
 
-// gilHandle is one call's view of the GIL: it remembers whether the call
+// SwitchInterval is how long others must wait for the lock before the
+// holder hands it over at its next step check (Python's
+// sys.setswitchinterval).
+const SwitchInterval = 5 * time.Millisecond
+
+// Handle is one call's view of the GIL: it remembers whether the call
 // holds it, so a failed re-acquire is never followed by a second release.
-type gilHandle struct {
-	gil  *GIL
+type Handle struct {
+	GIL  *GIL
 	held bool
 	// waitedSince is when this holder first saw others waiting, zero
 	// while nobody waits: the switch interval runs from there, as in
@@ -103,11 +108,11 @@ type gilHandle struct {
 	waitedSince time.Time
 }
 
-func (h *gilHandle) Acquire(ctx context.Context) error {
+func (h *Handle) Acquire(ctx context.Context) error {
 	if h.held {
 		return nil
 	}
-	if err := h.gil.Acquire(ctx); err != nil {
+	if err := h.GIL.Acquire(ctx); err != nil {
 		return err
 	}
 	h.held = true
@@ -115,17 +120,17 @@ func (h *gilHandle) Acquire(ctx context.Context) error {
 	return nil
 }
 
-func (h *gilHandle) Release() {
+func (h *Handle) Release() {
 	if h.held {
 		h.held = false
-		h.gil.Release()
+		h.GIL.Release()
 	}
 }
 
-// switchDue reports whether others have been waiting for the lock for the
+// SwitchDue reports whether others have been waiting for the lock for the
 // switch interval. It is called at the holder's periodic step checks.
-func (h *gilHandle) switchDue() bool {
-	if !h.held || !h.gil.Contended() {
+func (h *Handle) SwitchDue() bool {
+	if !h.held || !h.GIL.Contended() {
 		h.waitedSince = time.Time{}
 		return false
 	}
@@ -134,12 +139,12 @@ func (h *gilHandle) switchDue() bool {
 		h.waitedSince = now
 		return false
 	}
-	return now.Sub(h.waitedSince) >= switchInterval
+	return now.Sub(h.waitedSince) >= SwitchInterval
 }
 
-// yield lets waiting handlers run: it releases the lock and queues for it again.
-func (h *gilHandle) yield(ctx context.Context) error {
-	if !h.held || !h.gil.Contended() {
+// Yield lets waiting handlers run: it releases the lock and queues for it again.
+func (h *Handle) Yield(ctx context.Context) error {
+	if !h.held || !h.GIL.Contended() {
 		return nil
 	}
 	h.Release()

@@ -1,4 +1,4 @@
-package runtime
+package sched
 
 import (
 	"context"
@@ -184,14 +184,14 @@ func TestGILMutualExclusion(t *testing.T) {
 func TestGILHandle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var g GIL
-		h := &gilHandle{gil: &g}
+		h := &Handle{GIL: &g}
 		if err := h.Acquire(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		if err := h.Acquire(t.Context()); err != nil || !h.held {
 			t.Fatalf("re-Acquire on a held handle: %v held=%v", err, h.held)
 		}
-		if err := h.yield(t.Context()); err != nil || !h.held {
+		if err := h.Yield(t.Context()); err != nil || !h.held {
 			t.Fatalf("uncontended yield: %v held=%v", err, h.held)
 		}
 		if g.Waits.Load() != 0 {
@@ -206,7 +206,7 @@ func TestGILHandle(t *testing.T) {
 			g.Release()
 		}()
 		synctest.Wait()
-		if err := h.yield(t.Context()); err != nil || !h.held {
+		if err := h.Yield(t.Context()); err != nil || !h.held {
 			t.Fatalf("contended yield: %v held=%v", err, h.held)
 		}
 		select {
@@ -226,7 +226,7 @@ func TestGILHandle(t *testing.T) {
 		synctest.Wait()
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := make(chan error, 1)
-		go func() { errc <- h.yield(ctx) }()
+		go func() { errc <- h.Yield(ctx) }()
 		synctest.Wait()
 		cancel()
 		if err := <-errc; err == nil || h.held {

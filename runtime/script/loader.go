@@ -1,4 +1,4 @@
-package runtime
+package script
 
 import (
 	"errors"
@@ -10,11 +10,11 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// loadedFile is one file executed for a generation.
-type loadedFile struct {
-	display string // the name used in messages, e.g. "app.star" or "lib/util.star"
-	abs     string
-	src     []byte
+// File is one file executed for a generation.
+type File struct {
+	Display string // the name used in messages, e.g. "app.star" or "lib/util.star"
+	Abs     string
+	Src     []byte
 	globals starlark.StringDict
 	err     error
 	done    bool
@@ -24,23 +24,23 @@ type loadedFile struct {
 // Each file runs once; a file that loads itself, directly or not, is an
 // error naming the cycle. Not safe for concurrent use: a load runs on one
 // goroutine.
-type loader struct {
+type Loader struct {
 	predeclared starlark.StringDict // without __name__
 	print       func(thread *starlark.Thread, msg string)
-	files       map[string]*loadedFile // by absolute path
-	order       []*loadedFile          // in the order they were first loaded
-	stack       []*loadedFile          // files being executed, outermost first
+	files       map[string]*File // by absolute path
+	order       []*File          // in the order they were first loaded
+	stack       []*File          // files being executed, outermost first
 	prepare     func(thread *starlark.Thread)
 }
 
 const fileKey = "hwebserver.file"
 
-func newLoader(predeclared starlark.StringDict, print func(*starlark.Thread, string), prepare func(*starlark.Thread)) *loader {
-	return &loader{predeclared: predeclared, print: print, files: map[string]*loadedFile{}, prepare: prepare}
+func NewLoader(predeclared starlark.StringDict, print func(*starlark.Thread, string), prepare func(*starlark.Thread)) *Loader {
+	return &Loader{predeclared: predeclared, print: print, files: map[string]*File{}, prepare: prepare}
 }
 
-// execMain runs the main script as __main__ on thread.
-func (l *loader) execMain(thread *starlark.Thread, path string) (starlark.StringDict, error) {
+// ExecMain runs the main script as __main__ on thread.
+func (l *Loader) ExecMain(thread *starlark.Thread, path string) (starlark.StringDict, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -48,14 +48,14 @@ func (l *loader) execMain(thread *starlark.Thread, path string) (starlark.String
 	return l.exec(thread, path, abs, "__main__")
 }
 
-func (l *loader) exec(thread *starlark.Thread, display, abs, name string) (starlark.StringDict, error) {
+func (l *Loader) exec(thread *starlark.Thread, display, abs, name string) (starlark.StringDict, error) {
 	if f, ok := l.files[abs]; ok {
 		if !f.done {
 			return nil, l.cycleError(f)
 		}
 		return f.globals, f.err
 	}
-	f := &loadedFile{display: display, abs: abs}
+	f := &File{Display: display, Abs: abs}
 	l.files[abs] = f
 	l.order = append(l.order, f)
 	l.stack = append(l.stack, f)
@@ -63,10 +63,10 @@ func (l *loader) exec(thread *starlark.Thread, display, abs, name string) (starl
 
 	src, err := os.ReadFile(abs)
 	if err != nil {
-		f.err = fmt.Errorf("cannot read %s: %w", display, unwrapPathError(err))
+		f.err = fmt.Errorf("cannot read %s: %w", display, UnwrapPathError(err))
 		return nil, f.err
 	}
-	f.src = src
+	f.Src = src
 	file, err := ParseScript(display, src)
 	if err != nil {
 		f.err = err
@@ -87,46 +87,46 @@ func (l *loader) exec(thread *starlark.Thread, display, abs, name string) (starl
 	return f.globals, f.err
 }
 
-// load implements Thread.Load: module paths resolve against the directory
+// Load implements Thread.Load: module paths resolve against the directory
 // of the loading file, and each module runs on a thread of its own.
-func (l *loader) load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
-	from, _ := thread.Local(fileKey).(*loadedFile)
+func (l *Loader) Load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
+	from, _ := thread.Local(fileKey).(*File)
 	if from == nil {
 		return nil, errors.New("load is only allowed while a script loads")
 	}
 	if module == "" || strings.HasPrefix(module, "@") || strings.Contains(module, ":") {
-		return nil, fmt.Errorf("load: module %q: want a path to a .star file relative to %s", module, from.display)
+		return nil, fmt.Errorf("load: module %q: want a path to a .star file relative to %s", module, from.Display)
 	}
 	display := module
 	abs := module
 	if !filepath.IsAbs(module) {
-		display = filepath.Join(filepath.Dir(from.display), module)
-		abs = filepath.Join(filepath.Dir(from.abs), module)
+		display = filepath.Join(filepath.Dir(from.Display), module)
+		abs = filepath.Join(filepath.Dir(from.Abs), module)
 	}
 	abs = filepath.Clean(abs)
-	child := &starlark.Thread{Name: "load " + display, Load: l.load, Print: l.print}
+	child := &starlark.Thread{Name: "load " + display, Load: l.Load, Print: l.print}
 	if l.prepare != nil {
 		l.prepare(child)
 	}
 	return l.exec(child, display, abs, display)
 }
 
-func (l *loader) cycleError(f *loadedFile) error {
+func (l *Loader) cycleError(f *File) error {
 	var names []string
 	for i, s := range l.stack {
 		if s == f {
 			for _, c := range l.stack[i:] {
-				names = append(names, c.display)
+				names = append(names, c.Display)
 			}
 			break
 		}
 	}
-	names = append(names, f.display)
+	names = append(names, f.Display)
 	return fmt.Errorf("load cycle: %s", strings.Join(names, " -> "))
 }
 
-// unwrapPathError drops the *PathError wrapper, whose path is already named.
-func unwrapPathError(err error) error {
+// UnwrapPathError drops the *PathError wrapper, whose path is already named.
+func UnwrapPathError(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
@@ -135,10 +135,10 @@ func unwrapPathError(err error) error {
 }
 
 // source returns line n (1-based) of the file displayed as name, if loaded.
-func (l *loader) sourceLine(name string, n int) string {
+func (l *Loader) SourceLine(name string, n int) string {
 	for _, f := range l.order {
-		if f.display == name && f.src != nil {
-			lines := strings.Split(string(f.src), "\n")
+		if f.Display == name && f.Src != nil {
+			lines := strings.Split(string(f.Src), "\n")
 			if n >= 1 && n <= len(lines) {
 				return strings.TrimSpace(lines[n-1])
 			}
@@ -146,3 +146,7 @@ func (l *loader) sourceLine(name string, n int) string {
 	}
 	return ""
 }
+
+// Files lists the files executed so far, in the order they were first
+// loaded: the main script first.
+func (l *Loader) Files() []*File { return l.order }
