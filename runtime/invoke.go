@@ -11,6 +11,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
+	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
@@ -279,4 +280,19 @@ func (s *Server) cancelFailure(ctx context.Context, err error) *Failure {
 	default:
 		return &Failure{Status: 499, Message: "client disconnected", Quiet: true}
 	}
+}
+
+// readRequest reads and parses the body of r before the GIL is taken, and
+// returns the Request value for the handler. Temp files it made are in the
+// returned TempFiles, which the caller removes after the response.
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener) (*bindings.Request, *bindings.TempFiles, *Failure) {
+	both := &struct {
+		req   bindings.Request
+		temps bindings.TempFiles
+	}{req: bindings.Request{HTTP: r, LocalPort: l.port}}
+	lim := body.Limits{MaxRequest: s.cfg.MaxRequestSize, InMemory: s.cfg.MaxInMemoryFileUploadSize}
+	if err := s.bodies.Read(w, r, &both.req, &both.temps, lim); err != nil {
+		return nil, &both.temps, &Failure{Status: err.Status, Message: err.Message}
+	}
+	return &both.req, &both.temps, nil
 }

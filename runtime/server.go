@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"go.starlark.net/starlark"
 )
@@ -57,7 +58,7 @@ type Server struct {
 	genSeq       atomic.Uint64
 	ctx          context.Context // Main's context: cancelled by a signal
 	live         *reloader       // live reload (reload.go); nil when off
-	bodies       bodyWatch       // request bodies being read (bodywatch.go)
+	bodies       body.Reader     // request bodies being read
 
 	// Open WebSocket connections (websocket.go), closed at shutdown.
 	socketsMu     sync.Mutex

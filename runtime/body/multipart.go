@@ -1,4 +1,4 @@
-package runtime
+package body
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 )
 
 // Limits on multipart bodies, after Django's defaults
@@ -26,12 +27,12 @@ const (
 )
 
 // readMultipart parses a multipart/form-data body as it streams in: fields
-// go to req.Form, files stay in memory up to lim.inMemory and go to temp
+// go to req.Form, files stay in memory up to lim.InMemory and go to temp
 // files beyond it. Nothing runs on other goroutines; temp files are in temps
 // whatever happens.
-func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim bodyLimits, temps *bindings.TempFiles) *Failure {
+func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim Limits, temps *bindings.TempFiles) *host.HTTPError {
 	if boundary == "" {
-		return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: multipart/form-data without a boundary parameter in Content-Type"}
+		return &host.HTTPError{Status: http.StatusBadRequest, Message: "Bad Request: multipart/form-data without a boundary parameter in Content-Type"}
 	}
 	mr := multipart.NewReader(body, boundary)
 	req.Form = url.Values{}
@@ -43,31 +44,31 @@ func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim b
 			return nil
 		}
 		if err != nil {
-			return multipartFailure(err, n, boundary, lim.maxRequest)
+			return multipartFailure(err, n, boundary, lim.MaxRequest)
 		}
 		if n >= maxParts {
-			return &Failure{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: the multipart body has more than %d parts", maxParts)}
+			return &host.HTTPError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: the multipart body has more than %d parts", maxParts)}
 		}
 		name := part.FormName()
 		if part.FileName() == "" {
 			var buf strings.Builder
 			m, err := io.Copy(&buf, io.LimitReader(part, maxFieldSize+1))
 			if err != nil {
-				return multipartFailure(err, n+1, boundary, lim.maxRequest)
+				return multipartFailure(err, n+1, boundary, lim.MaxRequest)
 			}
 			if m > maxFieldSize {
-				return &Failure{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: form field %q is larger than %d bytes; send it as a file", name, maxFieldSize)}
+				return &host.HTTPError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: form field %q is larger than %d bytes; send it as a file", name, maxFieldSize)}
 			}
 			if inMemory += m; inMemory > maxFormMemory {
-				return &Failure{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: the form fields take more than %d bytes; send large data as files", maxFormMemory)}
+				return &host.HTTPError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: the form fields take more than %d bytes; send large data as files", maxFormMemory)}
 			}
 			req.Form.Add(name, buf.String())
 			continue
 		}
-		threshold := min(lim.inMemory, max(maxFormMemory-inMemory, 0))
-		f, err := readBody(part, -1, threshold, lim.tempDir, "hwebserver-upload-*", temps)
+		threshold := min(lim.InMemory, max(maxFormMemory-inMemory, 0))
+		f, err := readBody(part, -1, threshold, lim.TempDir, "hwebserver-upload-*", temps)
 		if err != nil {
-			return multipartFailure(err, n+1, boundary, lim.maxRequest)
+			return multipartFailure(err, n+1, boundary, lim.MaxRequest)
 		}
 		if f.path == "" {
 			inMemory += f.size
@@ -85,7 +86,7 @@ func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim b
 
 // multipartFailure explains a broken body; parts is the number of parts
 // read before the error.
-func multipartFailure(err error, parts int, boundary string, limit int64) *Failure {
+func multipartFailure(err error, parts int, boundary string, limit int64) *host.HTTPError {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return bodyFailure(err, limit)
@@ -97,5 +98,5 @@ func multipartFailure(err error, parts int, boundary string, limit int64) *Failu
 	case parts == 0 && errors.Is(err, io.EOF):
 		msg = fmt.Sprintf("no part starts with the boundary %q given in Content-Type", boundary)
 	}
-	return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: malformed multipart body: " + msg}
+	return &host.HTTPError{Status: http.StatusBadRequest, Message: "Bad Request: malformed multipart body: " + msg}
 }

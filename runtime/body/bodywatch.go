@@ -1,4 +1,4 @@
-package runtime
+package body
 
 import (
 	"io"
@@ -11,7 +11,7 @@ import (
 // bodyIdleTimeout ends a request whose body stops arriving (slow clients).
 const bodyIdleTimeout = 30 * time.Second
 
-// bodyWatch ends request bodies that stop arriving. While a body is read,
+// Reader ends request bodies that stop arriving. While a body is read,
 // one goroutine looks at it every second (or every quarter of the idle
 // limit, if shorter); a body that made no progress for the idle limit gets
 // a read deadline in the past, so that the blocked Read fails and the
@@ -26,7 +26,7 @@ const bodyIdleTimeout = 30 * time.Second
 // while bodies are being read.
 //
 // The zero value is ready to use.
-type bodyWatch struct {
+type Reader struct {
 	idle time.Duration // 0: bodyIdleTimeout
 
 	mu      sync.Mutex
@@ -40,7 +40,7 @@ type watchedBody struct {
 	rc *http.ResponseController
 	n  atomic.Int64 // bytes read so far
 
-	// Under bodyWatch.mu.
+	// Under Reader.mu.
 	seen  int64     // n at the last look
 	since time.Time // when a look last saw n change; zero before the first look
 	cut   bool      // its read deadline was set to end it
@@ -54,7 +54,7 @@ func (w *watchedBody) Read(p []byte) (int, error) {
 
 // watch returns r, read from the connection of rc, under watch. The caller
 // must call done when it stops reading, before the handler runs.
-func (b *bodyWatch) watch(r io.Reader, rc *http.ResponseController) *watchedBody {
+func (b *Reader) watch(r io.Reader, rc *http.ResponseController) *watchedBody {
 	w := &watchedBody{r: r, rc: rc}
 	b.mu.Lock()
 	if b.reads == nil {
@@ -70,13 +70,13 @@ func (b *bodyWatch) watch(r io.Reader, rc *http.ResponseController) *watchedBody
 }
 
 // done ends the watch of w.
-func (b *bodyWatch) done(w *watchedBody) {
+func (b *Reader) done(w *watchedBody) {
 	b.mu.Lock()
 	delete(b.reads, w)
 	b.mu.Unlock()
 }
 
-func (b *bodyWatch) loop() {
+func (b *Reader) loop() {
 	idle := b.idle
 	if idle <= 0 {
 		idle = bodyIdleTimeout

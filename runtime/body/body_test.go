@@ -1,4 +1,4 @@
-package runtime
+package body
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/internal/testbin"
 )
 
@@ -44,7 +45,7 @@ func TestReadBody(t *testing.T) {
 		name     string
 		size     int64 // declared length, -1 unknown
 		n        int   // bytes the reader holds
-		inMemory int64
+		InMemory int64
 		slow     bool
 		wantDisk bool
 	}{
@@ -68,7 +69,7 @@ func TestReadBody(t *testing.T) {
 			if c.slow {
 				r = oneByteReader{r}
 			}
-			b, err := readBody(r, c.size, c.inMemory, dir, "body-*", temps)
+			b, err := readBody(r, c.size, c.InMemory, dir, "body-*", temps)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,12 +152,12 @@ func (c countingBody) Read(p []byte) (int, error) {
 // bodyServer serves readRequest over a real socket and answers with the
 // failure's status and message, or 200 and a summary of what was parsed.
 func bodyServer(t *testing.T, maxRequest, inMemory int64, read *atomic.Int64) *httptest.Server {
-	s := &Server{cfg: &bindings.RunConfig{MaxRequestSize: maxRequest, MaxInMemoryFileUploadSize: inMemory}}
+	rd, lim := &Reader{}, Limits{MaxRequest: maxRequest, InMemory: inMemory}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if read != nil {
 			r.Body = countingBody{r.Body, read}
 		}
-		req, temps, fail := s.readRequest(w, r, &listener{})
+		req, temps, fail := readRequest(rd, lim, w, r)
 		defer temps.RemoveAll()
 		if fail != nil {
 			w.WriteHeader(fail.Status)
@@ -262,7 +263,7 @@ func TestMultipartUpload(t *testing.T) {
 	body, ctype := multipartBody(t, map[string][]byte{"small": small, "large": large}, map[string]string{"title": "hello", "n": "3"})
 	req := &bindings.Request{}
 	temps := &bindings.TempFiles{}
-	lim := bodyLimits{maxRequest: 1 << 30, inMemory: 100_000, tempDir: dir}
+	lim := Limits{MaxRequest: 1 << 30, InMemory: 100_000, TempDir: dir}
 	if f := readMultipart(req, oneByteReaderIf(false, bytes.NewReader(body)), boundaryOf(t, ctype), lim, temps); f != nil {
 		t.Fatal(f.Message)
 	}
@@ -385,14 +386,14 @@ func FuzzMultipart(f *testing.F) {
 		dir := t.TempDir()
 		temps := &bindings.TempFiles{}
 		req := &bindings.Request{}
-		lim := bodyLimits{maxRequest: 1 << 20, inMemory: 16, tempDir: dir}
+		lim := Limits{MaxRequest: 1 << 20, InMemory: 16, TempDir: dir}
 		fail := readMultipart(req, bytes.NewReader(body), boundary, lim, temps)
 		if fail != nil && (fail.Status != http.StatusBadRequest || fail.Message == "") {
 			t.Errorf("failure %d %q, want a 400 with a message", fail.Status, fail.Message)
 		}
 		if fail == nil {
 			for name, up := range req.Files {
-				if (up.Path == "") != (up.Length <= lim.inMemory) {
+				if (up.Path == "") != (up.Length <= lim.InMemory) {
 					t.Errorf("file %q: %d bytes, on disk %v", name, up.Length, up.Path != "")
 				}
 				if up.Path == "" && int64(len(up.Data)) != up.Length {
@@ -413,4 +414,14 @@ func FuzzMultipart(f *testing.F) {
 func boundaryFor(ctype string) string {
 	_, b, _ := strings.Cut(ctype, "boundary=")
 	return b
+}
+
+// readRequest is what the runtime does with a Reader: a Request for r, its
+// body read within lim.
+func readRequest(rd *Reader, lim Limits, w http.ResponseWriter, r *http.Request) (*bindings.Request, *bindings.TempFiles, *host.HTTPError) {
+	req, temps := &bindings.Request{HTTP: r}, &bindings.TempFiles{}
+	if fail := rd.Read(w, r, req, temps, lim); fail != nil {
+		return nil, temps, fail
+	}
+	return req, temps, nil
 }

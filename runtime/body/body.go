@@ -1,4 +1,4 @@
-package runtime
+package body
 
 import (
 	"errors"
@@ -11,21 +11,17 @@ import (
 	"sync"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 )
 
 // maxFormSize bounds urlencoded bodies that are parsed into fields.
 const maxFormSize = 64 << 20
 
-// bodyLimits are what reading one request body may use.
-type bodyLimits struct {
-	maxRequest int64  // max_request_size: a larger body is a 413
-	inMemory   int64  // max_in_memory_file_upload_size: larger bodies and files spill to disk
-	tempDir    string // where spills go; "" means os.TempDir()
-}
-
-// limits returns the body limits of the running configuration.
-func (s *Server) limits() bodyLimits {
-	return bodyLimits{maxRequest: s.cfg.MaxRequestSize, inMemory: s.cfg.MaxInMemoryFileUploadSize}
+// Limits are what reading one request body may use.
+type Limits struct {
+	MaxRequest int64  // max_request_size: a larger body is a 413
+	InMemory   int64  // max_in_memory_file_upload_size: larger bodies and files spill to disk
+	TempDir    string // where spills go; "" means os.TempDir()
 }
 
 // rawBody is a request body read in full: in memory, or in a temp file
@@ -45,55 +41,49 @@ func (b *rawBody) Bytes() ([]byte, error) {
 	return os.ReadFile(b.path)
 }
 
-// readRequest reads and parses the body of r before the GIL is taken, and
-// returns the Request value for the handler. Temp files it made are in the
-// returned TempFiles, which the caller removes after the response.
-func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener) (*bindings.Request, *bindings.TempFiles, *Failure) {
-	both := &struct {
-		req   bindings.Request
-		temps bindings.TempFiles
-	}{req: bindings.Request{HTTP: r, LocalPort: l.port}}
-	req, temps := &both.req, &both.temps
+// Read reads and parses the body of r into req before the GIL is taken.
+// Temp files it makes are added to temps, which the caller removes after
+// the response. A body that cannot be read gives the status to answer.
+func (rd *Reader) Read(w http.ResponseWriter, r *http.Request, req *bindings.Request, temps *bindings.TempFiles, lim Limits) *host.HTTPError {
 	if r.Body == nil || r.Body == http.NoBody {
-		return req, temps, nil
+		return nil
 	}
-	lim := s.limits()
 	// A declared length over the limit is refused before a byte is read.
-	if r.ContentLength > lim.maxRequest {
-		return nil, temps, tooLarge(lim.maxRequest)
+	if r.ContentLength > lim.MaxRequest {
+		return tooLarge(lim.MaxRequest)
 	}
-	body := s.bodies.watch(http.MaxBytesReader(w, r.Body, lim.maxRequest), http.NewResponseController(w))
-	defer s.bodies.done(body)
+	body := rd.watch(http.MaxBytesReader(w, r.Body, lim.MaxRequest), http.NewResponseController(w))
+	defer rd.done(body)
 	if fail := parseBody(req, body, r.ContentLength, r.Header.Get("Content-Type"), lim, temps); fail != nil {
 		if fail.Status == http.StatusRequestTimeout {
 			// The rest of the body will not come: do not wait for it.
 			w.Header().Set("Connection", "close")
 		}
-		return nil, temps, fail
+		return fail
 	}
-	return req, temps, nil
+	return nil
 }
 
 // parseBody reads body (of length size, -1 when unknown) into req: raw
 // bytes for every type, plus fields and files for forms.
-func parseBody(req *bindings.Request, body io.Reader, size int64, contentType string, lim bodyLimits, temps *bindings.TempFiles) *Failure {
+func parseBody(req *bindings.Request, body io.Reader, size int64, contentType string, lim Limits, temps *bindings.TempFiles) *host.HTTPError {
 	mediaType, params, _ := mime.ParseMediaType(contentType)
 	if mediaType == "multipart/form-data" {
 		return readMultipart(req, body, params["boundary"], lim, temps)
 	}
-	raw, err := readBody(body, size, lim.inMemory, lim.tempDir, "hwebserver-body-*", temps)
+	raw, err := readBody(body, size, lim.InMemory, lim.TempDir, "hwebserver-body-*", temps)
 	if err != nil {
-		return bodyFailure(err, lim.maxRequest)
+		return bodyFailure(err, lim.MaxRequest)
 	}
 	req.Body = raw
 	if mediaType == "application/x-www-form-urlencoded" {
 		if raw.size > maxFormSize {
-			return &Failure{Status: http.StatusRequestEntityTooLarge,
+			return &host.HTTPError{Status: http.StatusRequestEntityTooLarge,
 				Message: fmt.Sprintf("Request Entity Too Large: form bodies are limited to %d bytes; send large data as multipart/form-data", maxFormSize)}
 		}
 		data, err := raw.Bytes()
 		if err != nil {
-			return bodyFailure(err, lim.maxRequest)
+			return bodyFailure(err, lim.MaxRequest)
 		}
 		// Lenient, as Django and Python's parse_qs are: a malformed pair
 		// (a bad %-escape, a ';') is skipped and the raw body stays readable.
@@ -193,22 +183,22 @@ type onlyWriter struct{ w io.Writer }
 
 func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 
-func tooLarge(limit int64) *Failure {
-	return &Failure{Status: http.StatusRequestEntityTooLarge,
+func tooLarge(limit int64) *host.HTTPError {
+	return &host.HTTPError{Status: http.StatusRequestEntityTooLarge,
 		Message: fmt.Sprintf("Request Entity Too Large: the body exceeds the limit of %d bytes (max_request_size)", limit)}
 }
 
 // bodyFailure maps an error while reading a body to a status.
-func bodyFailure(err error, limit int64) *Failure {
+func bodyFailure(err error, limit int64) *host.HTTPError {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return tooLarge(limit)
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return &Failure{Status: http.StatusRequestTimeout, Message: "Request Timeout: the request body stopped arriving"}
+		return &host.HTTPError{Status: http.StatusRequestTimeout, Message: "Request Timeout: the request body stopped arriving"}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: the request body ended early (connection closed before the whole body arrived)"}
+		return &host.HTTPError{Status: http.StatusBadRequest, Message: "Bad Request: the request body ended early (connection closed before the whole body arrived)"}
 	}
-	return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: cannot read the request body: " + err.Error()}
+	return &host.HTTPError{Status: http.StatusBadRequest, Message: "Bad Request: cannot read the request body: " + err.Error()}
 }

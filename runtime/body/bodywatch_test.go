@@ -1,4 +1,4 @@
-package runtime
+package body
 
 import (
 	"bufio"
@@ -11,17 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hwebserver/hwebserver/bindings"
 )
 
 // watchServer serves readRequest over a real socket, with bodies cut off
 // after idle without progress.
-func watchServer(t *testing.T, idle time.Duration) (*Server, *httptest.Server) {
-	s := &Server{cfg: &bindings.RunConfig{MaxRequestSize: 1 << 20, MaxInMemoryFileUploadSize: 1 << 20}}
-	s.bodies.idle = idle
+func watchServer(t *testing.T, idle time.Duration) (*Reader, *httptest.Server) {
+	rd, lim := &Reader{idle: idle}, Limits{MaxRequest: 1 << 20, InMemory: 1 << 20}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, temps, fail := s.readRequest(w, r, &listener{})
+		req, temps, fail := readRequest(rd, lim, w, r)
 		defer temps.RemoveAll()
 		if fail != nil {
 			w.WriteHeader(fail.Status)
@@ -31,18 +28,18 @@ func watchServer(t *testing.T, idle time.Duration) (*Server, *httptest.Server) {
 		fmt.Fprintf(w, "body=%d", req.Body.Size())
 	}))
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() { waitWatchIdle(t, s) })
-	return s, srv
+	t.Cleanup(func() { waitWatchIdle(t, rd) })
+	return rd, srv
 }
 
 // waitWatchIdle waits until the watching goroutine has stopped, as it must
 // once no body is being read.
-func waitWatchIdle(t *testing.T, s *Server) {
+func waitWatchIdle(t *testing.T, rd *Reader) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s.bodies.mu.Lock()
-		running, n := s.bodies.running, len(s.bodies.reads)
-		s.bodies.mu.Unlock()
+		rd.mu.Lock()
+		running, n := rd.running, len(rd.reads)
+		rd.mu.Unlock()
 		if !running {
 			return
 		}
