@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/script"
+	"github.com/hwebserver/hwebserver/runtime/settings"
 	"go.starlark.net/starlark"
 )
 
@@ -23,7 +25,7 @@ type generation struct {
 	reg      *bindings.Registry
 	loader   *script.Loader
 	handlers map[string]http.Handler // by listener name
-	settings *Settings               // the settings file's, nil without one (see settingsOf)
+	settings *settings.Settings      // the settings file's, nil without one (see settingsOf)
 }
 
 // loadGeneration executes the script into a new generation. On the first
@@ -201,5 +203,39 @@ func (s *Server) portHandler(l *listener) http.Handler {
 			return
 		}
 		gen.handlers[l.name].ServeHTTP(w, r)
+	})
+}
+
+// loadSettings reads the settings file of cfg, if any. A relative path
+// resolves against the directory of the main script (the CLI makes
+// --settings absolute first, so it is relative to the working directory).
+func (s *Server) loadSettings(cfg *bindings.RunConfig) (*settings.Settings, error) {
+	if cfg.Settings == "" {
+		return nil, nil
+	}
+	path := cfg.Settings
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(filepath.Dir(s.opts.Script), path)
+	}
+	return settings.Load(path, s.print)
+}
+
+// settingsOf returns the settings a generation serves with: its own, or,
+// for a generation built without loading them, the current generation's.
+func (s *Server) settingsOf(g *generation) *settings.Settings {
+	if g.settings != nil {
+		return g.settings
+	}
+	if cur := s.current.Load(); cur != nil {
+		return cur.settings
+	}
+	return nil
+}
+
+// withSettings applies the settings' Host check and CORS to next.
+func (s *Server) withSettings(st *settings.Settings, next http.Handler) http.Handler {
+	return st.Wrap(next, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+		s.log.Warn("request for a host not in ALLOWED_HOSTS", "host", r.Host, "path", r.URL.Path)
+		s.writeResponse(w, r, bindings.ErrorResponse(r, msg, status, true, ""))
 	})
 }

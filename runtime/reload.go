@@ -233,7 +233,7 @@ func (rl *reloader) savePending(gen *generation) string {
 		return name
 	}
 	if st := rl.s.current.Load().settings; st != nil && isEmptyFile(st.Path) {
-		return displayPath(st.Path)
+		return script.DisplayPath(st.Path)
 	}
 	return ""
 }

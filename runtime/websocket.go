@@ -222,7 +222,7 @@ func (s *Server) wsOriginAllowed(gen *generation, origin, host string) bool {
 		return true
 	}
 	st := s.settingsOf(gen)
-	return st != nil && st.originAllowed(origin)
+	return st != nil && st.OriginAllowed(origin)
 }
 
 // wsConn is the host side of one WebSocket connection.

@@ -150,3 +150,14 @@ func (l *Loader) SourceLine(name string, n int) string {
 // Files lists the files executed so far, in the order they were first
 // loaded: the main script first.
 func (l *Loader) Files() []*File { return l.order }
+
+// DisplayPath names a file relative to the working directory when it is
+// below it.
+func DisplayPath(abs string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return abs
+}

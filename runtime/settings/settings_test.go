@@ -1,4 +1,4 @@
-package runtime
+package settings
 
 import (
 	"net/http"
@@ -19,8 +19,8 @@ func writeSettings(t *testing.T, src string) string {
 	return path
 }
 
-func TestLoadSettings(t *testing.T) {
-	st, err := LoadSettings(writeSettings(t, `
+func TestLoad(t *testing.T) {
+	st, err := Load(writeSettings(t, `
 # Helpers in lower case and names starting with "_" are not settings.
 _base = "example.com"
 origins = ["https://a." + _base, "HTTP://B.Example.com:80/", "http://c.example:8080", "null"]
@@ -52,7 +52,7 @@ ADDRESS = "0.0.0.0"
 		t.Errorf("path %q is not absolute", st.Path)
 	}
 
-	st, err = LoadSettings(writeSettings(t, "CORS_ALLOWED_ORIGINS = []\n"), nil)
+	st, err = Load(writeSettings(t, "CORS_ALLOWED_ORIGINS = []\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestLoadSettingsErrors(t *testing.T) {
 		{"hwebserver.run()\n", []string{"undefined: hwebserver"}},
 	}
 	for _, c := range cases {
-		_, err := LoadSettings(writeSettings(t, c.src), nil)
+		_, err := Load(writeSettings(t, c.src), nil)
 		if err == nil {
 			t.Errorf("%q: no error", c.src)
 			continue
@@ -102,7 +102,7 @@ func TestLoadSettingsErrors(t *testing.T) {
 			}
 		}
 	}
-	if _, err := LoadSettings(filepath.Join(t.TempDir(), "missing.star"), nil); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.star"), nil); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -110,11 +110,13 @@ func TestLoadSettingsErrors(t *testing.T) {
 // settingsHandler serves inner through the settings wrapper of st.
 func settingsHandler(t *testing.T, src string, inner http.Handler) http.Handler {
 	t.Helper()
-	st, err := LoadSettings(writeSettings(t, src), nil)
+	st, err := Load(writeSettings(t, src), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Options{}).withSettings(st, inner)
+	return st.Wrap(inner, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+		http.Error(w, msg, status)
+	})
 }
 
 func TestCORS(t *testing.T) {

@@ -1,4 +1,9 @@
-package runtime
+// Package settings reads the settings file (Starlark, upper-case globals,
+// as in Django) into a [Settings] value, and applies its request-level
+// rules: [Settings.Wrap] is the ALLOWED_HOSTS check and the CORS headers
+// and preflights around a listener's root handler. A Settings never
+// changes once loaded and is safe for concurrent use.
+package settings
 
 import (
 	"errors"
@@ -91,16 +96,16 @@ var houdiniKeys = map[string]string{
 	"SECURE_HSTS_PRELOAD":            "HTTPS is not supported; put a TLS-terminating proxy in front",
 }
 
-// LoadSettings executes the settings file at path and decodes its
+// Load executes the settings file at path and decodes its
 // upper-case globals. Lower-case names and names starting with "_" are
 // the file's own helpers and are ignored. An unknown upper-case name is an
 // error that names it, with its place in the file.
-func LoadSettings(path string, printFn func(*starlark.Thread, string)) (*Settings, error) {
+func Load(path string, printFn func(*starlark.Thread, string)) (*Settings, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	display := displayPath(abs)
+	display := script.DisplayPath(abs)
 	src, err := os.ReadFile(abs)
 	if err != nil {
 		return nil, fmt.Errorf("settings: cannot read %s: %w", display, script.UnwrapPathError(err))
@@ -230,17 +235,6 @@ func globalPositions(f *syntax.File) map[string]syntax.Position {
 	return pos
 }
 
-// displayPath names a file relative to the working directory when it is
-// below it.
-func displayPath(abs string) string {
-	if wd, err := os.Getwd(); err == nil {
-		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
-			return rel
-		}
-	}
-	return abs
-}
-
 // stringList decodes a list or tuple of strings.
 func stringList(key string, v starlark.Value, want string) ([]string, error) {
 	seq, ok := v.(starlark.Indexable)
@@ -360,31 +354,5 @@ func setAddress(st *Settings, key string, v starlark.Value) error {
 		return fmt.Errorf("%s: %q is not a bind address; want an IP address or host name without a port", key, string(s))
 	}
 	st.Address = a
-	return nil
-}
-
-// loadSettings reads the settings file of cfg, if any. A relative path
-// resolves against the directory of the main script (the CLI makes
-// --settings absolute first, so it is relative to the working directory).
-func (s *Server) loadSettings(cfg *bindings.RunConfig) (*Settings, error) {
-	if cfg.Settings == "" {
-		return nil, nil
-	}
-	path := cfg.Settings
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(s.opts.Script), path)
-	}
-	return LoadSettings(path, s.print)
-}
-
-// settingsOf returns the settings a generation serves with: its own, or,
-// for a generation built without loading them, the current generation's.
-func (s *Server) settingsOf(g *generation) *Settings {
-	if g.settings != nil {
-		return g.settings
-	}
-	if cur := s.current.Load(); cur != nil {
-		return cur.settings
-	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package runtime
+package settings
 
 import (
 	"fmt"
@@ -6,15 +6,15 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-
-	"github.com/hwebserver/hwebserver/bindings"
 )
 
-// withSettings wraps the root handler of a listener with the settings'
-// Host check and CORS headers. It runs before routing and without the GIL,
-// so it covers every response: handler results and the 400, 404, 405, 413
-// and 500 pages alike. With nothing to enforce it returns next unchanged.
-func (s *Server) withSettings(st *Settings, next http.Handler) http.Handler {
+// Wrap wraps the root handler of a listener with the settings' Host check
+// and CORS headers. It runs before routing and without the GIL, so it
+// covers every response: handler results and the 400, 404, 405, 413 and
+// 500 pages alike. A request for a host not allowed goes to refuse with
+// the status and message to answer. With nothing to enforce (st nil
+// included) it returns next unchanged.
+func (st *Settings) Wrap(next http.Handler, refuse func(w http.ResponseWriter, r *http.Request, status int, msg string)) http.Handler {
 	if st == nil || (st.AllowedHosts == nil && !st.corsEnabled()) {
 		return next
 	}
@@ -22,8 +22,7 @@ func (s *Server) withSettings(st *Settings, next http.Handler) http.Handler {
 		preflight := st.cors(w, r)
 		if st.AllowedHosts != nil && !st.hostAllowed(r.Host) {
 			msg := fmt.Sprintf("Bad Request: invalid Host header %q; the server's settings (ALLOWED_HOSTS) do not list it", r.Host)
-			s.log.Warn("request for a host not in ALLOWED_HOSTS", "host", r.Host, "path", r.URL.Path)
-			s.writeResponse(w, r, bindings.ErrorResponse(r, msg, http.StatusBadRequest, true, ""))
+			refuse(w, r, http.StatusBadRequest, msg)
 			return
 		}
 		if preflight {
@@ -48,7 +47,7 @@ func (st *Settings) cors(w http.ResponseWriter, r *http.Request) (preflight bool
 	h.Add("Vary", "Origin")
 	preflight = r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
 	origin := r.Header.Get("Origin")
-	if origin == "" || !st.originAllowed(origin) {
+	if origin == "" || !st.OriginAllowed(origin) {
 		return preflight
 	}
 	if st.CORSAllowAll && !st.CORSCredentials {
@@ -78,8 +77,8 @@ func (st *Settings) cors(w http.ResponseWriter, r *http.Request) (preflight bool
 	return true
 }
 
-// originAllowed compares a request's Origin with the configured ones.
-func (st *Settings) originAllowed(origin string) bool {
+// OriginAllowed compares a request's Origin with the configured ones.
+func (st *Settings) OriginAllowed(origin string) bool {
 	if st.CORSAllowAll {
 		return true
 	}
