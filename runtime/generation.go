@@ -14,6 +14,7 @@ import (
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"github.com/hwebserver/hwebserver/runtime/settings"
+	"github.com/hwebserver/hwebserver/runtime/static"
 	"go.starlark.net/starlark"
 )
 
@@ -90,7 +91,7 @@ func (g *generation) build(s *Server) {
 		// table, wins over them.
 		for _, m := range g.reg.Static {
 			if src := sources[m]; src != nil && onStaticPort(m.Ports, l) {
-				routes = append(routes, router.Route{Path: m.Prefix, IsPrefix: true, Handler: s.staticHandler(g, m, src, notFound)})
+				routes = append(routes, router.Route{Path: m.Prefix, IsPrefix: true, Handler: s.staticHandler(m, src, notFound)})
 			}
 		}
 		if r, ok := s.apiRoute(g, l); ok {
@@ -119,15 +120,15 @@ func onStaticPort(ports []string, l *listener) bool {
 // openStatic opens the sources of the static mounts, once per generation
 // for all ports. A source that cannot be opened (its directory was removed
 // since the script registered it) is logged and left out.
-func (s *Server) openStatic(mounts []*bindings.StaticMount) map[*bindings.StaticMount]fileSource {
-	sources := make(map[*bindings.StaticMount]fileSource, len(mounts))
+func (s *Server) openStatic(mounts []*bindings.StaticMount) map[*bindings.StaticMount]static.Source {
+	sources := make(map[*bindings.StaticMount]static.Source, len(mounts))
 	for _, m := range mounts {
-		var src fileSource
+		var src static.Source
 		var err error
 		if m.Archive != "" {
-			src, err = openZipSource(m.Archive)
+			src, err = static.OpenZip(m.Archive)
 		} else {
-			src, err = openDirSource(m.Dir)
+			src, err = static.OpenDir(m.Dir)
 		}
 		if err != nil {
 			s.log.Warn("static files not served", "prefix", m.Prefix, "source", m.Source(), "err", err, "where", m.Where)
@@ -136,6 +137,16 @@ func (s *Server) openStatic(mounts []*bindings.StaticMount) map[*bindings.Static
 		sources[m] = src
 	}
 	return sources
+}
+
+// staticHandler serves mount m from src, logged under the route "static PREFIX".
+func (s *Server) staticHandler(m *bindings.StaticMount, src static.Source, notFound http.Handler) http.Handler {
+	route := "static " + m.Prefix
+	h := static.Handler(m.Prefix, src, notFound, s.refuse)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRouteName(w, route)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // routeList describes the routes of listener l, for the debug 404 page.

@@ -116,6 +116,11 @@ func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, gen *gener
 	s.writeResponse(w, r, bindings.ErrorResponse(r, f.Message, f.Status, true, detail))
 }
 
+// refuse answers status with msg as an error page (JSON or HTML by Accept).
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.writeFailure(w, r, nil, &Failure{Status: status, Message: msg})
+}
+
 // notFoundHandler answers requests no route matches; in debug mode the
 // page lists the routes of the port, as Django's does.
 func (s *Server) notFoundHandler(gen *generation, l *listener) http.Handler {

@@ -1,8 +1,10 @@
-package runtime
-
-// Static files and archives (registerStaticFilesDirectory,
-// registerArchiveFile): served by Go, without Starlark, the GIL or a
-// worker slot. docs/static.md has the rules.
+// Package static serves static files and archives
+// (registerStaticFilesDirectory, registerArchiveFile) by Go, without
+// Starlark, the GIL or a worker slot: a [Source] is a directory (through
+// os.Root: nothing outside it, symlinks included) or a zip, and [Handler]
+// serves one mount with ETags, Range, conditional requests and HEAD, and
+// no listings. docs/static.md has the rules. Safe for concurrent use.
+package static
 
 import (
 	"archive/zip"
@@ -18,12 +20,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hwebserver/hwebserver/bindings"
 )
 
-// fileSource is what a mount serves from: a directory or a zip.
-type fileSource interface {
+// Source is what a mount serves from: a directory or a zip.
+type Source interface {
 	// open returns the regular file or directory at name ("." for the
 	// mount's root), or an error when there is none to serve. The
 	// caller closes the content of a file.
@@ -39,18 +39,18 @@ type staticFile struct {
 	content io.ReadSeekCloser // nil for a directory
 }
 
-// staticHandler serves mount m of generation gen on listener l.
-func (s *Server) staticHandler(gen *generation, m *bindings.StaticMount, src fileSource, notFound http.Handler) http.Handler {
-	route := "static " + m.Prefix
+// Handler serves the files of src under the URL prefix. Paths with
+// nothing to serve go to notFound; methods other than GET and HEAD go to
+// refuse with 405 and a message (the Allow header is set).
+func Handler(prefix string, src Source, notFound http.Handler, refuse func(w http.ResponseWriter, r *http.Request, status int, msg string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRouteName(w, route)
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			s.writeFailure(w, r, gen, &Failure{Status: http.StatusMethodNotAllowed,
-				Message: fmt.Sprintf("Method Not Allowed: %s %s: static files accept GET and HEAD", r.Method, r.URL.Path)})
+			refuse(w, r, http.StatusMethodNotAllowed,
+				fmt.Sprintf("Method Not Allowed: %s %s: static files accept GET and HEAD", r.Method, r.URL.Path))
 			return
 		}
-		name, ok := staticName(m.Prefix, r.URL.Path)
+		name, ok := staticName(prefix, r.URL.Path)
 		if !ok {
 			notFound.ServeHTTP(w, r)
 			return
@@ -113,9 +113,9 @@ type dirSource struct {
 	root *os.Root
 }
 
-// openDirSource opens dir. The os.Root is closed by its finalizer once the
+// OpenDir opens dir. The os.Root is closed by its finalizer once the
 // generation that uses it, and every request of that generation, is gone.
-func openDirSource(dir string) (*dirSource, error) {
+func OpenDir(dir string) (Source, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ type zipIndex struct {
 	dirs    map[string]bool      // directories, listed or implied
 }
 
-func openZipSource(p string) (*zipSource, error) {
+func OpenZip(p string) (Source, error) {
 	z := &zipSource{path: p}
 	idx, err := loadZip(p)
 	if err != nil {

@@ -1,4 +1,4 @@
-package runtime
+package static
 
 import (
 	"archive/zip"
@@ -110,7 +110,7 @@ func TestZipEntrySeekRead(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "a.zip")
 	writeZip(t, p, map[string][]byte{"stored:s.bin": data, "d/c.bin": data, "link": []byte("x")})
-	src, err := openZipSource(p)
+	src, err := OpenZip(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestZipEntrySeekRead(t *testing.T) {
 func TestZipReload(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "a.zip")
 	writeZip(t, p, map[string][]byte{"v.txt": []byte("one")})
-	src, err := openZipSource(p)
+	src, err := OpenZip(p)
 	if err != nil {
 		t.Fatal(err)
 	}
