@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
+	"github.com/hwebserver/hwebserver/runtime/live"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"github.com/hwebserver/hwebserver/runtime/settings"
 	"github.com/hwebserver/hwebserver/runtime/static"
@@ -70,51 +70,19 @@ func (g *generation) sourceLine(file string, line int) string {
 	return g.loader.SourceLine(file, line)
 }
 
-// onPort reports whether a registration for ports serves listener l.
-func onPort(ports []string, l *listener) bool {
-	for _, p := range ports {
-		if p == l.name || p == strconv.Itoa(l.configured) || p == strconv.Itoa(l.port) {
-			return true
-		}
-	}
-	return false
-}
-
-// build makes the per-port handlers of gen.
+// build makes the per-port handlers of gen: the routes of every kind of
+// registration (kinds.go) on each listener.
 func (g *generation) build(s *Server) {
 	g.handlers = make(map[string]http.Handler, len(s.listeners))
-	sources := s.openStatic(g.reg.Static)
+	b := &builder{s: s, g: g, sources: s.openStatic(g.reg.Static)}
 	for _, l := range s.listeners {
+		b.notFound = s.notFoundHandler(g, l)
 		var routes []router.Route
-		notFound := s.notFoundHandler(g, l)
-		// Static mounts first: a handler on the same path, later in the
-		// table, wins over them.
-		for _, m := range g.reg.Static {
-			if src := sources[m]; src != nil && onStaticPort(m.Ports, l) {
-				routes = append(routes, router.Route{Path: m.Prefix, IsPrefix: true, Handler: s.staticHandler(m, src, notFound)})
-			}
+		for _, k := range kinds {
+			routes = append(routes, k.routes(b, l)...)
 		}
-		if r, ok := s.apiRoute(g, l); ok {
-			routes = append(routes, r)
-		}
-		for _, h := range g.reg.Handlers {
-			if onPort(h.Ports, l) {
-				routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: s.urlHandler(g, h, l)})
-			}
-		}
-		for _, h := range g.reg.WebSockets {
-			if onPort(h.Ports, l) {
-				routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: s.webSocketHandler(g, h, l)})
-			}
-		}
-		g.handlers[l.name] = s.withSettings(s.settingsOf(g), router.Build(routes, notFound))
+		g.handlers[l.name] = s.withSettings(s.settingsOf(g), router.Build(routes, b.notFound))
 	}
-}
-
-// onStaticPort reports whether a static mount on ports (nil: every port)
-// serves listener l.
-func onStaticPort(ports []string, l *listener) bool {
-	return ports == nil || onPort(ports, l)
 }
 
 // openStatic opens the sources of the static mounts, once per generation
@@ -152,37 +120,11 @@ func (s *Server) staticHandler(m *bindings.StaticMount, src static.Source, notFo
 // routeList describes the routes of listener l, for the debug 404 page.
 func (g *generation) routeList(l *listener) string {
 	var lines []string
-	for _, h := range g.reg.Handlers {
-		if !onPort(h.Ports, l) {
-			continue
-		}
-		p := h.Path
-		if h.IsPrefix {
-			p = strings.TrimRight(p, "/") + "/..."
-		}
-		extra := ""
-		if h.Methods != nil {
-			extra = " [" + strings.Join(h.Methods, ", ") + "]"
-		}
-		lines = append(lines, fmt.Sprintf("  %-30s %s%s", p, h.Where, extra))
-	}
-	for _, f := range g.reg.API {
-		if onPort(f.Ports, l) {
-			lines = append(lines, fmt.Sprintf("  %-30s %s", "POST /api "+f.Name, f.Where))
-		}
-	}
-	for _, h := range g.reg.WebSockets {
-		if onPort(h.Ports, l) {
-			p := h.Path
-			if h.IsPrefix {
-				p = strings.TrimRight(p, "/") + "/..."
+	for _, k := range kinds {
+		for _, e := range k.entries(g.reg) {
+			if onPort(e.ports, l) {
+				lines = append(lines, e.route)
 			}
-			lines = append(lines, fmt.Sprintf("  %-30s %s [WebSocket]", p, h.Where))
-		}
-	}
-	for _, m := range g.reg.Static {
-		if onStaticPort(m.Ports, l) {
-			lines = append(lines, fmt.Sprintf("  %-30s %s [static files: %s]", strings.TrimRight(m.Prefix, "/")+"/...", m.Where, m.Source()))
 		}
 	}
 	sort.Strings(lines)
@@ -198,11 +140,11 @@ func (s *Server) portHandler(l *listener) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer s.recoverPanic(w, r)
 		gen := s.current.Load()
-		if s.live != nil && strings.HasPrefix(r.URL.Path, livePrefix) && s.debug.Load() {
+		if s.live != nil && strings.HasPrefix(r.URL.Path, live.Prefix) && s.debug.Load() {
 			// Live-reload endpoints: no generation pinned, no GIL, but the
 			// settings' Host check and CORS apply as everywhere.
 			s.withSettings(s.settingsOf(gen), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				s.live.serveInternal(w, r)
+				s.live.hub.ServeHTTP(w, r)
 			})).ServeHTTP(w, r)
 			return
 		}

@@ -19,10 +19,9 @@ func (s *Server) warnUnservedPorts(gen *generation) {
 			s.log.Warn(kind+" registered for a port run() does not open", "what", what, "ports", strings.Join(missing, ","), "where", where)
 		}
 	}
-	for _, h := range gen.reg.Handlers {
-		check("URL handler", h.Path, h.Where, h.Ports)
-	}
-	for _, f := range gen.reg.API {
-		check("API function", f.Name, f.Where, f.Ports)
+	for _, k := range kinds {
+		for _, e := range k.entries(gen.reg) {
+			check(k.name, e.what, e.where, e.ports)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/live"
 	"github.com/hwebserver/hwebserver/runtime/script"
 )
 
@@ -31,8 +33,8 @@ var errRunEnds = errors.New("run() blocks until shutdown: the rest of the top le
 // loop's goroutine; the other fields are safe for concurrent use.
 type reloader struct {
 	s      *Server
-	w      *watcher
-	hub    *hub
+	w      *live.Watcher
+	hub    *live.Hub
 	boot   string // differs per process, so a page of a restarted server reloads too
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the watcher and loop goroutines ended
@@ -45,7 +47,6 @@ type reloader struct {
 	reloads  atomic.Int64  // published generations
 	failures atomic.Int64  // failed reloads
 	freed    *atomic.Int64 // generations collected by the garbage collector (see track)
-	streams  atomic.Int64  // open event streams
 }
 
 // reloadEnabled reports the effective reload_source_changes: it follows
@@ -64,7 +65,7 @@ func (s *Server) startLive(cfg *bindings.RunConfig, gen *generation) {
 	if s.opts.Check || !reloadEnabled(cfg) {
 		return
 	}
-	w, err := newWatcher(s.log)
+	w, err := live.NewWatcher(s.log)
 	if err != nil {
 		s.log.Error("live reload is off: " + err.Error())
 		return
@@ -72,13 +73,13 @@ func (s *Server) startLive(cfg *bindings.RunConfig, gen *generation) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rl := &reloader{s: s, w: w, cancel: cancel, done: make(chan struct{}), freed: new(atomic.Int64),
 		boot: strconv.FormatInt(time.Now().UnixNano(), 36)}
-	rl.hub = newHub(liveState{version: rl.version(gen.id)})
+	rl.hub = live.NewHub(live.State{Version: rl.version(gen.id)})
 	rl.track(gen)
-	c := &coalescer{quiet: quietPeriod, maxDelay: maxDelay, patience: reloadPatience, reload: rl.reload}
+	c := &live.Coalescer{Quiet: live.QuietPeriod, MaxDelay: live.MaxDelay, Patience: live.Patience, Reload: rl.reload}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); w.run(ctx) }()
-	go func() { defer wg.Done(); c.run(ctx, w.out) }()
+	go func() { defer wg.Done(); w.Run(ctx) }()
+	go func() { defer wg.Done(); c.Run(ctx, w.Out) }()
 	go func() { wg.Wait(); close(rl.done) }()
 	// The serving generation's files, read here once: with in_background
 	// its top level may still run, and load more, while reloads happen.
@@ -95,10 +96,10 @@ func (s *Server) stopLive() {
 	if rl == nil {
 		return
 	}
-	rl.hub.close()
+	rl.hub.Close()
 	rl.cancel()
 	<-rl.done
-	rl.w.close()
+	rl.w.Close()
 }
 
 // runInReload is run() called by a reload's top level: nothing binds, the
@@ -195,7 +196,7 @@ func (rl *reloader) reload(ctx context.Context, changed []string) {
 		// newly load()ed must trigger the next reload.
 		rl.watch(ctx, gen, rl.goodFiles)
 		if ctx.Err() != nil {
-			if cause := context.Cause(ctx); errors.Is(cause, errSuperseded) {
+			if cause := context.Cause(ctx); errors.Is(cause, live.ErrSuperseded) {
 				s.log.Warn("live reload: a reload was cancelled: " + cause.Error())
 			}
 			return
@@ -220,7 +221,7 @@ func (rl *reloader) reload(ctx context.Context, changed []string) {
 	s.log.Log(ctx, level, "reloaded", "changed", rl.display(changed), "took", fmtDuration(took), "generation", gen.id)
 	rl.checkRunArgs(old, gen)
 	// Only now that the new generation serves may pages reload.
-	rl.hub.publish(liveState{version: rl.version(gen.id)})
+	rl.hub.Publish(live.State{Version: rl.version(gen.id)})
 }
 
 // savePending names a file of the reload that is empty, or returns "". An
@@ -244,7 +245,7 @@ func (rl *reloader) savePending(gen *generation) string {
 // load missed it): such a file is compared with what the load read, and
 // reported as changed if it differs.
 func (rl *reloader) watch(ctx context.Context, gen *generation, also []string) {
-	added := rl.w.set(append(gen.files(), also...))
+	added := rl.w.Set(append(gen.files(), also...))
 	if len(added) == 0 {
 		return
 	}
@@ -254,7 +255,7 @@ func (rl *reloader) watch(ctx context.Context, gen *generation, also []string) {
 		}
 		now, err := os.ReadFile(f.Abs)
 		if (err == nil) != (f.Src != nil) || !bytes.Equal(now, f.Src) {
-			rl.w.send(ctx, f.Abs)
+			rl.w.Send(ctx, f.Abs)
 		}
 	}
 }
@@ -270,9 +271,9 @@ func (rl *reloader) fail(err error) {
 		detail = bt
 		rl.s.log.Log(context.Background(), LevelDetail, "reload failed", "backtrace", bt)
 	}
-	st := rl.hub.state()
-	st.err, st.detail = msg, detail
-	rl.hub.publish(st)
+	st := rl.hub.State()
+	st.Err, st.Detail = msg, detail
+	rl.hub.Publish(st)
 }
 
 // checkRunArgs warns, once per change, when the reloaded script's run()
@@ -330,4 +331,13 @@ func (rl *reloader) display(files []string) string {
 		}
 	}
 	return strings.Join(names, ",")
+}
+
+// pageRequest returns r marked with gen's version in debug mode, so that
+// an HTML page it answers gets the live-reload client; r itself otherwise.
+func (rl *reloader) pageRequest(r *http.Request, gen *generation) *http.Request {
+	if !rl.s.debug.Load() {
+		return r
+	}
+	return live.WithVersion(r, rl.version(gen.id))
 }

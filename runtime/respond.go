@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/live"
 	"go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 )
@@ -33,7 +34,7 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bin
 	var injected []byte
 	if s.live != nil {
 		if orig := resp.BodyBytes(); len(orig) > 0 {
-			if b := s.live.inject(r, h, orig); len(b) != len(orig) {
+			if b := live.Inject(r, h, orig); len(b) != len(orig) {
 				injected = b
 			}
 		}

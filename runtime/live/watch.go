@@ -1,4 +1,4 @@
-package runtime
+package live
 
 import (
 	"context"
@@ -21,42 +21,43 @@ import (
 // a millisecond or two; the quiet period folds them into one reload while
 // keeping save-to-served well under 100 ms.
 const (
-	quietPeriod = 25 * time.Millisecond
-	// maxDelay bounds how long a stream of changes can postpone a reload.
-	maxDelay = 250 * time.Millisecond
-	// reloadPatience: a change arriving while a reload has run this long
+	QuietPeriod = 25 * time.Millisecond
+	// MaxDelay bounds how long a stream of changes can postpone a reload.
+	MaxDelay = 250 * time.Millisecond
+	// Patience: a change arriving while a reload has run this long
 	// cancels it (a top level stuck in a loop must not wedge reloading).
-	reloadPatience = 2 * time.Second
+	Patience = 2 * time.Second
 )
 
-// errSuperseded cancels a reload that ran past reloadPatience when the
+// ErrSuperseded cancels a reload that ran past Patience when the
 // files changed again.
-var errSuperseded = fmt.Errorf("the files changed again while the top level still ran after %s", reloadPatience)
+var ErrSuperseded = fmt.Errorf("the files changed again while the top level still ran after %s", Patience)
 
 // overflowed is sent for changes the kernel dropped: reload to be safe.
 const overflowed = "(lost file events)"
 
-// watcher reports changes to an exact set of files. It watches their
+// Watcher reports changes to an exact set of files. It watches their
 // directories, not the files, so that editors that save by renaming a temp
 // file over the original, or by deleting and re-creating it, are caught.
 // Events for other files in those directories and chmod-only events are
 // dropped. Safe for concurrent use.
-type watcher struct {
+type Watcher struct {
 	fw  *fsnotify.Watcher
 	log *slog.Logger
-	out chan string // absolute paths of changed files
+	Out chan string // absolute paths of changed files; read by the Coalescer
 
 	mu    sync.Mutex
 	files map[string]bool // watched files, cleaned absolute paths
 	dirs  map[string]bool // directories added to fw
 }
 
-func newWatcher(log *slog.Logger) (*watcher, error) {
+// NewWatcher starts an fsnotify watcher that watches nothing yet.
+func NewWatcher(log *slog.Logger) (*Watcher, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
-		return nil, watchError("cannot start the file watcher", err)
+		return nil, watchError("cannot start the file Watcher", err)
 	}
-	return &watcher{fw: fw, log: log, out: make(chan string, 64), files: map[string]bool{}, dirs: map[string]bool{}}, nil
+	return &Watcher{fw: fw, log: log, Out: make(chan string, 64), files: map[string]bool{}, dirs: map[string]bool{}}, nil
 }
 
 // watchError explains the inotify limits, the usual reason a watch fails
@@ -77,7 +78,7 @@ func watchError(what string, err error) error {
 // (a load() of a module not written yet), the nearest existing ancestor is
 // watched for the creation of the missing directory.
 // It returns the directories it started to watch.
-func (w *watcher) set(files []string) (added []string) {
+func (w *Watcher) Set(files []string) (added []string) {
 	next := map[string]bool{}
 	for _, f := range files {
 		f = filepath.Clean(f)
@@ -128,15 +129,15 @@ func dirExists(path string) bool {
 }
 
 // watching reports whether path is in the set.
-func (w *watcher) watching(path string) bool {
+func (w *Watcher) watching(path string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.files[filepath.Clean(path)]
 }
 
-// run forwards relevant events to w.out until ctx is done or the watcher
+// run forwards relevant events to w.Out until ctx is done or the Watcher
 // is closed.
-func (w *watcher) run(ctx context.Context) {
+func (w *Watcher) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -151,51 +152,51 @@ func (w *watcher) run(ctx context.Context) {
 			if ev.Op&^fsnotify.Chmod == 0 || !w.watching(ev.Name) {
 				continue
 			}
-			w.send(ctx, filepath.Clean(ev.Name))
+			w.Send(ctx, filepath.Clean(ev.Name))
 		case err, ok := <-w.fw.Errors:
 			if !ok {
 				return
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
 				w.log.Warn("live reload: file events were lost (queue overflow); reloading to be safe")
-				w.send(ctx, overflowed)
+				w.Send(ctx, overflowed)
 				continue
 			}
-			w.log.Error(watchError("live reload: file watcher", err).Error())
+			w.log.Error(watchError("live reload: file Watcher", err).Error())
 		}
 	}
 }
 
 // forgetDir drops a watched directory that was removed or renamed (the
 // kernel dropped its watch), so that the next set adds it again.
-func (w *watcher) forgetDir(path string) {
+func (w *Watcher) forgetDir(path string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.dirs, filepath.Clean(path))
 }
 
-func (w *watcher) send(ctx context.Context, name string) {
+func (w *Watcher) Send(ctx context.Context, name string) {
 	select {
-	case w.out <- name:
+	case w.Out <- name:
 	case <-ctx.Done():
 	}
 }
 
-func (w *watcher) close() error { return w.fw.Close() }
+func (w *Watcher) Close() error { return w.fw.Close() }
 
-// coalescer turns a stream of changed files into reloads: a burst of
+// Coalescer turns a stream of changed files into reloads: a burst of
 // changes becomes one reload once quiet has passed without another (or
-// maxDelay after the first of a continuous stream). Reloads never overlap;
+// MaxDelay after the first of a continuous stream). Reloads never overlap;
 // changes made while one runs cause exactly one more after it.
-type coalescer struct {
-	quiet, maxDelay time.Duration
-	// patience: a change arriving while a reload has run at least this
+type Coalescer struct {
+	Quiet, MaxDelay time.Duration
+	// Patience: a change arriving while a reload has run at least this
 	// long cancels that reload's context (0: never).
-	patience time.Duration
-	reload   func(ctx context.Context, changed []string)
+	Patience time.Duration
+	Reload   func(ctx context.Context, changed []string)
 }
 
-// activeReload is the reload a coalescer is running.
+// activeReload is the reload a Coalescer is running.
 type activeReload struct {
 	done   chan struct{} // closed when the reload returns
 	cancel context.CancelCauseFunc
@@ -204,7 +205,7 @@ type activeReload struct {
 
 // run reads events until ctx is done or events is closed, then cancels a
 // running reload and waits for it.
-func (c *coalescer) run(ctx context.Context, events <-chan string) {
+func (c *Coalescer) Run(ctx context.Context, events <-chan string) {
 	pending := map[string]bool{}
 	var first time.Time // of the oldest pending change
 	timer := time.NewTimer(time.Hour)
@@ -236,9 +237,9 @@ func (c *coalescer) run(ctx context.Context, events <-chan string) {
 			}
 			pending[name] = true
 			due = false
-			timer.Reset(min(c.quiet, max(first.Add(c.maxDelay).Sub(now), 0)))
-			if cur != nil && c.patience > 0 && now.Sub(cur.start) >= c.patience {
-				cur.cancel(errSuperseded)
+			timer.Reset(min(c.Quiet, max(first.Add(c.MaxDelay).Sub(now), 0)))
+			if cur != nil && c.Patience > 0 && now.Sub(cur.start) >= c.Patience {
+				cur.cancel(ErrSuperseded)
 			}
 		case <-timer.C:
 			due = true
@@ -255,12 +256,12 @@ func (c *coalescer) run(ctx context.Context, events <-chan string) {
 	}
 }
 
-func (c *coalescer) start(ctx context.Context, changed []string) *activeReload {
+func (c *Coalescer) start(ctx context.Context, changed []string) *activeReload {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	a := &activeReload{done: make(chan struct{}), cancel: cancel, start: time.Now()}
 	go func() {
 		defer close(a.done)
-		c.reload(runCtx, changed)
+		c.Reload(runCtx, changed)
 	}()
 	return a
 }

@@ -1,4 +1,11 @@
-package runtime
+// Package live is live reload's machinery apart from the server: [Watcher]
+// reports changes to an exact set of files (watching their directories, so
+// editors that rename or re-create files are seen), [Coalescer] debounces
+// them into reloads, one at a time, and [Hub] tells open pages, through
+// the client script and its event stream under [Prefix], to reload or to
+// show a failed reload's error. [Inject] adds the client to HTML pages.
+// Everything here is safe for concurrent use.
+package live
 
 import (
 	"bytes"
@@ -10,19 +17,21 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // The live-reload client of debug mode: every HTML response gets one
 // script tag; the script listens on an event stream and reloads the page
 // once a new generation serves, or shows the error of a failed reload in
-// an overlay. The endpoints live under livePrefix and are served in front
+// an overlay. The endpoints live under Prefix and are served in front
 // of the routes, without the pool or the GIL.
 
 //go:embed livereload.js
 var liveReloadJS []byte
 
-const livePrefix = "/__hwebserver/"
+// Prefix is the path under which the live-reload endpoints are served.
+const Prefix = "/__hwebserver/"
 
 // Bounds of the event streams: how many may be open, how often an idle one
 // is pinged (to notice clients that are gone), and how long a write may
@@ -33,25 +42,29 @@ const (
 	liveWriteDeadline = 5 * time.Second
 )
 
-// liveState is what open pages are told.
-type liveState struct {
-	version string // of the generation serving
-	err     string // the last reload's error; "" after a success
-	detail  string // its backtrace, if any
+// State is what open pages are told.
+type State struct {
+	Version string // of the generation serving
+	Err     string // the last reload's error; "" after a success
+	Detail  string // its backtrace, if any
 }
 
-// hub holds the latest liveState; streams wait for it to change. A slow
+// Hub holds the latest State; streams wait for it to change. A slow
 // stream never blocks a publish. Safe for concurrent use.
-type hub struct {
+type Hub struct {
+	streams atomic.Int64 // open event streams
+
 	mu      sync.Mutex
-	st      liveState
+	st      State
 	changed chan struct{} // closed and replaced on every publish
 	closed  bool
 }
 
-func newHub(st liveState) *hub { return &hub{st: st, changed: make(chan struct{})} }
+// NewHub returns a hub that tells pages st.
+func NewHub(st State) *Hub { return &Hub{st: st, changed: make(chan struct{})} }
 
-func (h *hub) publish(st liveState) {
+// Publish tells every open page st.
+func (h *Hub) Publish(st State) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -62,7 +75,8 @@ func (h *hub) publish(st liveState) {
 	h.changed = make(chan struct{})
 }
 
-func (h *hub) state() liveState {
+// State returns what pages are told now.
+func (h *Hub) State() State {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.st
@@ -70,13 +84,14 @@ func (h *hub) state() liveState {
 
 // snapshot returns the state, a channel closed at the next change, and
 // whether the hub is closed (shutdown).
-func (h *hub) snapshot() (liveState, <-chan struct{}, bool) {
+func (h *Hub) snapshot() (State, <-chan struct{}, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.st, h.changed, h.closed
 }
 
-func (h *hub) close() {
+// Close ends every event stream (shutdown).
+func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.closed {
@@ -85,35 +100,28 @@ func (h *hub) close() {
 	}
 }
 
-// liveGenKey marks a request's context with the id of the generation it
-// runs on, so that its page names the version it shows.
-type liveGenKey struct{}
+// versionKey marks a request's context with the version of the generation
+// it runs on, so that its page names the version it shows.
+type versionKey struct{}
 
-// pageRequest returns r marked with gen in debug mode, r itself otherwise.
-func (rl *reloader) pageRequest(r *http.Request, gen *generation) *http.Request {
-	if !rl.s.debug.Load() {
-		return r
-	}
-	return r.WithContext(context.WithValue(r.Context(), liveGenKey{}, gen.id))
+// WithVersion marks r as a page request of the generation named version.
+func WithVersion(r *http.Request, version string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), versionKey{}, version))
 }
 
-// serveInternal answers the live-reload endpoints in debug mode and
-// reports whether it did.
-func (rl *reloader) serveInternal(w http.ResponseWriter, r *http.Request) bool {
-	if !strings.HasPrefix(r.URL.Path, livePrefix) || !rl.s.debug.Load() {
-		return false
-	}
+// ServeHTTP answers the endpoints under Prefix: the client script and the
+// event stream.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case livePrefix + "livereload.js":
+	case Prefix + "livereload.js":
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		http.ServeContent(w, r, "livereload.js", time.Time{}, bytes.NewReader(liveReloadJS))
-	case livePrefix + "events":
-		rl.serveEvents(w, r)
+	case Prefix + "events":
+		h.serveEvents(w, r)
 	default:
 		http.NotFound(w, r)
 	}
-	return true
 }
 
 // serveEvents streams server-sent events to one page:
@@ -125,20 +133,20 @@ func (rl *reloader) serveInternal(w http.ResponseWriter, r *http.Request) bool {
 // The page sends its version as ?v=; a page that is already stale when it
 // connects is told to reload at once, and a page opened while the last
 // reload failed shows the error at once. The stream ends on shutdown.
-func (rl *reloader) serveEvents(w http.ResponseWriter, r *http.Request) {
-	if rl.streams.Add(1) > maxLiveStreams {
-		rl.streams.Add(-1)
+func (h *Hub) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if h.streams.Add(1) > maxLiveStreams {
+		h.streams.Add(-1)
 		w.Header().Set("Retry-After", "5")
 		http.Error(w, "too many live-reload streams", http.StatusServiceUnavailable)
 		return
 	}
-	defer rl.streams.Add(-1)
+	defer h.streams.Add(-1)
 	rc := http.NewResponseController(w)
 	defer rc.SetWriteDeadline(time.Time{}) // the connection may serve other requests
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	send := func(s string) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(liveWriteDeadline))
@@ -154,23 +162,23 @@ func (rl *reloader) serveEvents(w http.ResponseWriter, r *http.Request) {
 	ping := time.NewTicker(livePingInterval)
 	defer ping.Stop()
 	for {
-		st, changed, closed := rl.hub.snapshot()
+		st, changed, closed := h.snapshot()
 		if closed {
 			return
 		}
 		msg := ""
 		switch {
-		case st.version != have:
-			msg = "event: reload\ndata: " + st.version + "\n\n"
-			have = st.version
-		case st.err != shown:
-			if st.err == "" {
+		case st.Version != have:
+			msg = "event: reload\ndata: " + st.Version + "\n\n"
+			have = st.Version
+		case st.Err != shown:
+			if st.Err == "" {
 				msg = "event: ok\ndata: \n\n"
 			} else {
-				data, _ := json.Marshal(map[string]string{"message": st.err, "detail": st.detail})
+				data, _ := json.Marshal(map[string]string{"message": st.Err, "detail": st.Detail})
 				msg = "event: error\ndata: " + string(data) + "\n\n"
 			}
-			shown = st.err
+			shown = st.Err
 		}
 		if msg != "" && !send(msg) {
 			return
@@ -187,11 +195,12 @@ func (rl *reloader) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// inject adds the live-reload script tag to an HTML body of a page request
-// (see pageRequest), before </body> or at the end. It returns a new slice:
-// the Response may be shared between requests.
-func (rl *reloader) inject(r *http.Request, header http.Header, body []byte) []byte {
-	id, ok := r.Context().Value(liveGenKey{}).(uint64)
+// Inject adds the live-reload script tag to an HTML body of a page request
+// (see WithVersion), before </body> or at the end. It returns a new slice
+// (the Response may be shared between requests), or body itself when the
+// response gets no client.
+func Inject(r *http.Request, header http.Header, body []byte) []byte {
+	version, ok := r.Context().Value(versionKey{}).(string)
 	// Only pages a browser asked for get the client: curl and API clients
 	// (which do not name text/html in Accept) see the body as written.
 	if !ok || header.Get("Content-Encoding") != "" || !strings.Contains(r.Header.Get("Accept"), "text/html") {
@@ -200,7 +209,7 @@ func (rl *reloader) inject(r *http.Request, header http.Header, body []byte) []b
 	if mt, _, err := mime.ParseMediaType(header.Get("Content-Type")); err != nil || mt != "text/html" {
 		return body
 	}
-	tag := `<script src="` + livePrefix + `livereload.js" data-version="` + rl.version(id) + `"></script>`
+	tag := `<script src="` + Prefix + `livereload.js" data-version="` + version + `"></script>`
 	at := lastIndexFold(body, "</body")
 	if at < 0 {
 		at = len(body)

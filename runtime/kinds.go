@@ -1,0 +1,201 @@
+package runtime
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/router"
+	"github.com/hwebserver/hwebserver/runtime/static"
+	"go.starlark.net/starlark"
+)
+
+// kinds are the kinds of registration a script makes. Every consumer of
+// registrations loops over this table: building the routes of a port
+// (generation.build), the debug 404 route list (routeList), the warnings
+// for unknown ports (warnUnservedPorts) and `hwebserver check` (Describe).
+// A new kind of registration is one more entry here.
+//
+// The order is precedence, lowest first: on the same path a later kind's
+// route wins (router.Build), so a handler beats a static mount. check lists
+// the kinds in this order too.
+var kinds = []kind{
+	{name: "static mount", heading: "Static files (no Starlark, no GIL):", entries: staticEntries, routes: staticRoutes},
+	{name: "API function", heading: "API functions (POST /api):", entries: apiEntries, routes: apiRoutes},
+	{name: "URL handler", heading: "Routes:", entries: urlEntries, routes: urlRoutes},
+	{name: "WebSocket", heading: "WebSockets:", entries: webSocketEntries, routes: webSocketRoutes},
+}
+
+// kind is one kind of registration.
+type kind struct {
+	name    string // in warnings and in check's summary ("2 URL handler(s)")
+	heading string // check's heading of the list
+	entries func(reg *bindings.Registry) []entry
+	routes  func(b *builder, l *listener) []router.Route
+}
+
+// entry is one registration as the consumers see it.
+type entry struct {
+	what  string   // the path, or the API function's name
+	where string   // file:line of the registration
+	ports []string // names or numbers; nil: every port
+	route string   // its line in the debug 404 route list
+	check string   // its line in `hwebserver check`
+}
+
+// builder holds what building one generation's routes shares across ports.
+type builder struct {
+	s        *Server
+	g        *generation
+	sources  map[*bindings.StaticMount]static.Source
+	notFound http.Handler // of the listener being built
+}
+
+// onPort reports whether a registration for ports serves listener l; nil
+// ports serve every listener.
+func onPort(ports []string, l *listener) bool {
+	if ports == nil {
+		return true
+	}
+	for _, p := range ports {
+		if p == l.name || p == strconv.Itoa(l.configured) || p == strconv.Itoa(l.port) {
+			return true
+		}
+	}
+	return false
+}
+
+// shownPath is a path as lists show it: prefixes end in "/...".
+func shownPath(path string, isPrefix bool) string {
+	if isPrefix {
+		return strings.TrimRight(path, "/") + "/..."
+	}
+	return path
+}
+
+// portsNote is "ports=a,b" unless ports is the main port alone.
+func portsNote(ports []string) string {
+	if len(ports) == 1 && ports[0] == bindings.MainPort {
+		return ""
+	}
+	return "ports=" + strings.Join(ports, ",")
+}
+
+func urlEntries(reg *bindings.Registry) []entry {
+	out := make([]entry, 0, len(reg.Handlers))
+	for _, h := range reg.Handlers {
+		p := shownPath(h.Path, h.IsPrefix)
+		extra, checkExtra := "", []string{}
+		if h.Methods != nil {
+			extra = " [" + strings.Join(h.Methods, ", ") + "]"
+			checkExtra = append(checkExtra, "methods="+strings.Join(h.Methods, ","))
+		}
+		if n := portsNote(h.Ports); n != "" {
+			checkExtra = append(checkExtra, n)
+		}
+		out = append(out, entry{what: h.Path, where: h.Where, ports: h.Ports,
+			route: fmt.Sprintf("  %-30s %s%s", p, h.Where, extra),
+			check: fmt.Sprintf("  %-28s %-20s %s %s", p, h.Fn.Name(), h.Where, strings.Join(checkExtra, " "))})
+	}
+	return out
+}
+
+func urlRoutes(b *builder, l *listener) []router.Route {
+	var routes []router.Route
+	for _, h := range b.g.reg.Handlers {
+		if onPort(h.Ports, l) {
+			routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.urlHandler(b.g, h, l)})
+		}
+	}
+	return routes
+}
+
+func apiEntries(reg *bindings.Registry) []entry {
+	out := make([]entry, 0, len(reg.API))
+	for _, f := range reg.API {
+		var extra []string
+		if f.ReturnBinary {
+			extra = append(extra, "return_binary")
+		}
+		if len(f.ArgTypes) > 0 {
+			var types []string
+			for _, k := range slices.Sorted(maps.Keys(f.ArgTypes)) {
+				types = append(types, k+":"+f.ArgTypes[k].(starlark.Callable).Name())
+			}
+			extra = append(extra, "arg_types="+strings.Join(types, ","))
+		}
+		if n := portsNote(f.Ports); n != "" {
+			extra = append(extra, n)
+		}
+		out = append(out, entry{what: f.Name, where: f.Where, ports: f.Ports,
+			route: fmt.Sprintf("  %-30s %s", "POST /api "+f.Name, f.Where),
+			check: fmt.Sprintf("  %-28s %s %s", f.Name+signature(f.Fn), f.Where, strings.Join(extra, " "))})
+	}
+	return out
+}
+
+func apiRoutes(b *builder, l *listener) []router.Route {
+	if r, ok := b.s.apiRoute(b.g, l); ok {
+		return []router.Route{r}
+	}
+	return nil
+}
+
+func webSocketEntries(reg *bindings.Registry) []entry {
+	out := make([]entry, 0, len(reg.WebSockets))
+	for _, h := range reg.WebSockets {
+		p := shownPath(h.Path, h.IsPrefix)
+		var cbs []string
+		for _, cb := range []struct {
+			name string
+			fn   starlark.Callable
+		}{{"connect", h.Spec.Connect}, {"receive", h.Spec.Receive}, {"disconnect", h.Spec.Disconnect}} {
+			if cb.fn != nil {
+				cbs = append(cbs, cb.name+"="+cb.fn.Name())
+			}
+		}
+		out = append(out, entry{what: h.Path, where: h.Where, ports: h.Ports,
+			route: fmt.Sprintf("  %-30s %s [WebSocket]", p, h.Where),
+			check: fmt.Sprintf("  %-28s %-20s %s %s", p, strings.Join(cbs, " "), h.Where, portsNote(h.Ports))})
+	}
+	return out
+}
+
+func webSocketRoutes(b *builder, l *listener) []router.Route {
+	var routes []router.Route
+	for _, h := range b.g.reg.WebSockets {
+		if onPort(h.Ports, l) {
+			routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.webSocketHandler(b.g, h, l)})
+		}
+	}
+	return routes
+}
+
+func staticEntries(reg *bindings.Registry) []entry {
+	out := make([]entry, 0, len(reg.Static))
+	for _, m := range reg.Static {
+		p := shownPath(m.Prefix, true)
+		extra := ""
+		if m.Ports != nil {
+			extra = "port=" + strings.Join(m.Ports, ",")
+		}
+		out = append(out, entry{what: m.Prefix, where: m.Where, ports: m.Ports,
+			route: fmt.Sprintf("  %-30s %s [static files: %s]", p, m.Where, m.Source()),
+			check: fmt.Sprintf("  %-28s %-20s %s %s", p, m.Source(), m.Where, extra)})
+	}
+	return out
+}
+
+func staticRoutes(b *builder, l *listener) []router.Route {
+	var routes []router.Route
+	for _, m := range b.g.reg.Static {
+		if src := b.sources[m]; src != nil && onPort(m.Ports, l) {
+			routes = append(routes, router.Route{Path: m.Prefix, IsPrefix: true, Handler: b.s.staticHandler(m, src, b.notFound)})
+		}
+	}
+	return routes
+}
