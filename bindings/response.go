@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	starjson "go.starlark.net/lib/json"
+
 	"go.starlark.net/starlark"
 )
 
@@ -336,4 +338,13 @@ func methodNames(methods map[string]*starlark.Builtin) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// EncodeJSON encodes any JSON-encodable Starlark value.
+func EncodeJSON(v starlark.Value) ([]byte, error) {
+	out, err := starlark.Call(&starlark.Thread{Name: "json"}, starjson.Module.Members["encode"], starlark.Tuple{v}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(out.(starlark.String)), nil
 }

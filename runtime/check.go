@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"go.starlark.net/starlark"
 )
 
 // Describe writes what the loaded script registered: its routes, its API
@@ -36,20 +34,4 @@ func (s *Server) Describe(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "run(): not called; the CLI starts the server")
 	}
-}
-
-// signature renders "(x, y, z=1)" for a Starlark function, without the
-// request parameter that API functions receive first.
-func signature(c starlark.Callable) string {
-	if p := newParams(c); p != nil {
-		return p.String()
-	}
-	return "(...)"
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

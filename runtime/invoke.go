@@ -296,3 +296,12 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener
 	}
 	return &both.req, &both.temps, nil
 }
+
+// encodeJSON encodes a Starlark value with the json module's encoder.
+func encodeJSON(v map[string]starlark.Value) ([]byte, error) {
+	d := starlark.NewDict(len(v))
+	for k, x := range v {
+		_ = d.SetKey(starlark.String(k), x)
+	}
+	return bindings.EncodeJSON(d)
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/router"
+	"github.com/hwebserver/hwebserver/runtime/apicall"
 	"github.com/hwebserver/hwebserver/runtime/static"
 	"go.starlark.net/starlark"
 )
@@ -133,7 +134,7 @@ func apiEntries(reg *bindings.Registry) []entry {
 		}
 		out = append(out, entry{what: f.Name, where: f.Where, ports: f.Ports,
 			route: fmt.Sprintf("  %-30s %s", "POST /api "+f.Name, f.Where),
-			check: fmt.Sprintf("  %-28s %s %s", f.Name+signature(f.Fn), f.Where, strings.Join(extra, " "))})
+			check: fmt.Sprintf("  %-28s %s %s", f.Name+apicall.Signature(f.Fn), f.Where, strings.Join(extra, " "))})
 	}
 	return out
 }

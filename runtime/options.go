@@ -72,39 +72,5 @@ func (o *Options) setDefaults() {
 
 // mergeRun applies the operator's flags over the script's run() arguments.
 func mergeRun(script, cli *bindings.RunConfig) *bindings.RunConfig {
-	eff := *script
-	eff.Given = map[string]bool{}
-	for k := range script.Given {
-		eff.Given[k] = true
-	}
-	for name := range cli.Given {
-		eff.Given[name] = true
-		switch name {
-		case "port":
-			eff.Port = cli.Port
-		case "debug":
-			eff.Debug = cli.Debug
-		case "max_num_threads":
-			eff.MaxNumThreads = cli.MaxNumThreads
-		case "in_background":
-			eff.InBackground = cli.InBackground
-		case "reload_source_changes":
-			eff.ReloadSourceChanges = cli.ReloadSourceChanges
-		case "max_in_memory_file_upload_size":
-			eff.MaxInMemoryFileUploadSize = cli.MaxInMemoryFileUploadSize
-		case "max_request_size":
-			eff.MaxRequestSize = cli.MaxRequestSize
-		case "settings":
-			eff.Settings = cli.Settings
-		case "ports":
-			eff.Ports = cli.Ports
-		case "verbosity":
-			eff.Verbosity = cli.Verbosity
-		case "up_to_port":
-			eff.UpToPort = cli.UpToPort
-		case "use_free_port_on_failure":
-			eff.UseFreePortOnFailure = cli.UseFreePortOnFailure
-		}
-	}
-	return &eff
+	return bindings.MergeRun(script, cli)
 }

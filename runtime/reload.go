@@ -297,24 +297,7 @@ func (rl *reloader) checkRunArgs(old, gen *generation) {
 // runChanges names the run() parameters that differ between a and b and
 // that a reload cannot apply.
 func runChanges(a, b *bindings.RunConfig) []string {
-	var out []string
-	add := func(name string, differ bool) {
-		if differ {
-			out = append(out, name)
-		}
-	}
-	add("port", a.Port != b.Port)
-	add("ports", !slices.Equal(a.Ports, b.Ports))
-	add("up_to_port", a.UpToPort != b.UpToPort)
-	add("use_free_port_on_failure", a.UseFreePortOnFailure != b.UseFreePortOnFailure)
-	add("debug", a.Debug != b.Debug)
-	add("max_num_threads", a.MaxNumThreads != b.MaxNumThreads)
-	add("reload_source_changes", reloadEnabled(a) != reloadEnabled(b))
-	add("max_in_memory_file_upload_size", a.MaxInMemoryFileUploadSize != b.MaxInMemoryFileUploadSize)
-	add("max_request_size", a.MaxRequestSize != b.MaxRequestSize)
-	add("settings", a.Settings != b.Settings)
-	add("verbosity", a.Verbosity != b.Verbosity)
-	return out
+	return bindings.RunChanges(a, b)
 }
 
 // display names files relative to the script's directory, comma-separated.

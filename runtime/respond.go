@@ -13,8 +13,6 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
-	"go.starlark.net/lib/json"
-	"go.starlark.net/starlark"
 )
 
 // smallBody is net/http's buffer before chunking: bodies below it get an
@@ -132,24 +130,6 @@ func (s *Server) notFoundHandler(gen *generation, l *listener) http.Handler {
 		}
 		s.writeResponse(w, r, bindings.NotFound(r, detail))
 	})
-}
-
-// encodeJSON encodes a Starlark value with the json module's encoder.
-func encodeJSON(v map[string]starlark.Value) ([]byte, error) {
-	d := starlark.NewDict(len(v))
-	for k, x := range v {
-		_ = d.SetKey(starlark.String(k), x)
-	}
-	return EncodeJSON(d)
-}
-
-// EncodeJSON encodes any JSON-encodable Starlark value.
-func EncodeJSON(v starlark.Value) ([]byte, error) {
-	out, err := starlark.Call(&starlark.Thread{Name: "json"}, json.Module.Members["encode"], starlark.Tuple{v}, nil)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(out.(starlark.String)), nil
 }
 
 // accessWriter records what an access-log line needs.
