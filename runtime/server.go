@@ -17,6 +17,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/sched"
+	"github.com/hwebserver/hwebserver/runtime/wsconn"
 	"go.starlark.net/starlark"
 )
 
@@ -60,11 +61,7 @@ type Server struct {
 	live         *reloader       // live reload (reload.go); nil when off
 	bodies       body.Reader     // request bodies being read
 
-	// Open WebSocket connections (websocket.go), closed at shutdown.
-	socketsMu     sync.Mutex
-	sockets       map[*wsConn]struct{}
-	socketsClosed bool
-	socketsWG     sync.WaitGroup
+	sockets wsconn.Set // open WebSocket connections, closed at shutdown
 }
 
 // New returns a server for opts.
@@ -325,7 +322,7 @@ func (s *Server) doShutdown() {
 	defer cancel()
 	// WebSockets first: net/http's Shutdown does not see hijacked
 	// connections. They get 1001 and their disconnect callbacks run.
-	s.closeSockets(ctx)
+	s.sockets.CloseAll(ctx)
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
 		if l.srv == nil {
