@@ -10,6 +10,8 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/apicall"
+	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"go.starlark.net/starlark"
 )
 
@@ -58,7 +60,7 @@ func (s *Server) apiRoute(gen *generation, l *listener) (router.Route, bool) {
 // apiHandler serves POST /api for one port.
 func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRouteName(w, "/api")
+		middleware.SetRoute(w, "/api")
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			s.writeFailure(w, r, gen, &Failure{Status: http.StatusMethodNotAllowed,
@@ -81,9 +83,9 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 			return
 		}
 		af := call.Func
-		setRouteName(w, af.Name)
+		middleware.SetRoute(w, af.Name)
 		if len(call.Dropped) > 0 {
-			level := LevelDetail
+			level := logs.LevelDetail
 			if s.debug.Load() {
 				level = slog.LevelInfo
 			}

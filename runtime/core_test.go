@@ -16,6 +16,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/internal/testbin"
+	"github.com/hwebserver/hwebserver/runtime/logs"
 	"go.starlark.net/starlark"
 )
 
@@ -44,7 +45,7 @@ func startServer(t *testing.T, script string, opts func(*Options)) *testServer {
 	ts := &testServer{Log: &testbin.Buffer{}, done: make(chan error, 1)}
 	stdout := &testbin.Buffer{}
 	level := new(slog.LevelVar)
-	o := Options{Script: path, CLI: cli, Stdout: stdout, Level: level, Logger: NewLogger(ts.Log, level)}
+	o := Options{Script: path, CLI: cli, Stdout: stdout, Level: level, Logger: logs.NewLogger(ts.Log, level)}
 	if opts != nil {
 		opts(&o)
 	}

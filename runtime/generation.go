@@ -12,6 +12,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/live"
+	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"github.com/hwebserver/hwebserver/runtime/settings"
 	"github.com/hwebserver/hwebserver/runtime/static"
@@ -112,7 +113,7 @@ func (s *Server) staticHandler(m *bindings.StaticMount, src static.Source, notFo
 	route := "static " + m.Prefix
 	h := static.Handler(m.Prefix, src, notFound, s.refuse)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRouteName(w, route)
+		middleware.SetRoute(w, route)
 		h.ServeHTTP(w, r)
 	})
 }
@@ -134,28 +135,31 @@ func (g *generation) routeList(l *listener) string {
 	return "Routes on this port:\n" + strings.Join(lines, "\n")
 }
 
-// portHandler is the root handler of listener l: it pins the current
-// generation for the whole request.
+// portHandler is the root handler of listener l. The middleware of every
+// listener, outermost first: panic recovery, the live-reload endpoints
+// (debug mode), the access log; then the generation pinned for the whole
+// request, whose own handler applies the settings (Host, CORS) and routes.
 func (s *Server) portHandler(l *listener) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer s.recoverPanic(w, r)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gen := s.current.Load()
-		if s.live != nil && strings.HasPrefix(r.URL.Path, live.Prefix) && s.debug.Load() {
-			// Live-reload endpoints: no generation pinned, no GIL, but the
-			// settings' Host check and CORS apply as everywhere.
-			s.withSettings(s.settingsOf(gen), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				s.live.hub.ServeHTTP(w, r)
-			})).ServeHTTP(w, r)
-			return
-		}
 		if s.live != nil {
 			r = s.live.pageRequest(r, gen)
 		}
-		if s.opts.Level.Level() <= LevelAccess {
-			s.serveLogged(w, r, gen.handlers[l.name])
+		gen.handlers[l.name].ServeHTTP(w, r)
+	})
+	return middleware.Recover(s.log)(s.liveEndpoints(middleware.AccessLog(s.log, s.opts.Level)(h)))
+}
+
+// liveEndpoints serves the live-reload endpoints in debug mode: no
+// generation pinned, no GIL, but the settings' Host check and CORS apply
+// as everywhere.
+func (s *Server) liveEndpoints(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.live != nil && strings.HasPrefix(r.URL.Path, live.Prefix) && s.debug.Load() {
+			s.withSettings(s.settingsOf(s.current.Load()), s.live.hub).ServeHTTP(w, r)
 			return
 		}
-		gen.handlers[l.name].ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
 

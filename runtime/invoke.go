@@ -12,6 +12,8 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/runtime/body"
+	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
@@ -62,7 +64,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 		return nil, &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRouteName(w, name)
+		middleware.SetRoute(w, name)
 		if h.Methods != nil && !slices.Contains(h.Methods, r.Method) {
 			w.Header().Set("Allow", allow)
 			s.writeFailure(w, r, gen, &Failure{Status: http.StatusMethodNotAllowed,
@@ -166,8 +168,8 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 	if !c.lock.SwitchDue() {
 		return
 	}
-	if c.s.opts.Level.Level() <= LevelDetail {
-		c.s.log.Log(c.ctx, LevelDetail, "GIL switch", "thread", thread.Name, "steps", steps)
+	if c.s.opts.Level.Level() <= logs.LevelDetail {
+		c.s.log.Log(c.ctx, logs.LevelDetail, "GIL switch", "thread", thread.Name, "steps", steps)
 	}
 	// On failure the context is done: cancel now, so that not one more
 	// step runs without the GIL.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hwebserver/hwebserver/internal/testbin"
+	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/script"
 )
 
@@ -31,7 +32,7 @@ def register():
 	})
 	var logBuf testbin.Buffer
 	level := new(slog.LevelVar)
-	srv := New(Options{Script: "main.star", Check: true, Logger: NewLogger(&logBuf, level), Level: level})
+	srv := New(Options{Script: "main.star", Check: true, Logger: logs.NewLogger(&logBuf, level), Level: level})
 	if err := srv.Main(context.Background()); err != nil {
 		t.Fatal(script.FormatError(err))
 	}

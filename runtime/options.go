@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/logs"
 	"go.starlark.net/starlark"
 )
 
@@ -66,7 +67,7 @@ func (o *Options) setDefaults() {
 		o.Level = new(slog.LevelVar)
 	}
 	if o.Logger == nil {
-		o.Logger = NewLogger(io.Discard, o.Level)
+		o.Logger = logs.NewLogger(io.Discard, o.Level)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
+	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/script"
 )
 
@@ -86,7 +87,7 @@ func (s *Server) startLive(cfg *bindings.RunConfig, gen *generation) {
 	rl.goodFiles = gen.files()
 	rl.watch(ctx, gen, nil) // also catches a save made while the script loaded
 	s.live = rl
-	s.log.Log(ctx, LevelDetail, "live reload: watching", "files", rl.display(rl.goodFiles))
+	s.log.Log(ctx, logs.LevelDetail, "live reload: watching", "files", rl.display(rl.goodFiles))
 }
 
 // stopLive ends the event streams, cancels a running reload and stops the
@@ -159,7 +160,7 @@ func (rl *reloader) version(id uint64) string {
 func (rl *reloader) track(gen *generation) {
 	goruntime.AddCleanup(gen, func(c genCleanup) {
 		c.freed.Add(1)
-		c.log.Log(context.Background(), LevelDetail, "generation released", "generation", c.id)
+		c.log.Log(context.Background(), logs.LevelDetail, "generation released", "generation", c.id)
 	}, genCleanup{freed: rl.freed, log: rl.s.log, id: gen.id})
 }
 
@@ -213,12 +214,12 @@ func (rl *reloader) reload(ctx context.Context, changed []string) {
 	rl.track(gen)
 	rl.goodFiles = gen.files()
 	rl.watch(ctx, gen, nil)
-	level := LevelDetail
+	level := logs.LevelDetail
 	if rl.failing {
 		level = slog.LevelInfo // say that the error is gone at every verbosity
 	}
 	rl.failing = false
-	s.log.Log(ctx, level, "reloaded", "changed", rl.display(changed), "took", fmtDuration(took), "generation", gen.id)
+	s.log.Log(ctx, level, "reloaded", "changed", rl.display(changed), "took", logs.Duration(took), "generation", gen.id)
 	rl.checkRunArgs(old, gen)
 	// Only now that the new generation serves may pages reload.
 	rl.hub.Publish(live.State{Version: rl.version(gen.id)})
@@ -269,7 +270,7 @@ func (rl *reloader) fail(err error) {
 	detail := ""
 	if bt := script.Backtrace(err, nil); strings.Count(bt, "\n") > 2 {
 		detail = bt
-		rl.s.log.Log(context.Background(), LevelDetail, "reload failed", "backtrace", bt)
+		rl.s.log.Log(context.Background(), logs.LevelDetail, "reload failed", "backtrace", bt)
 	}
 	st := rl.hub.State()
 	st.Err, st.Detail = msg, detail

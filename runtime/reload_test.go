@@ -19,6 +19,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/internal/testbin"
+	"github.com/hwebserver/hwebserver/runtime/logs"
 )
 
 // liveServerScript keeps about 100 KB per generation alive in its globals,
@@ -54,7 +55,7 @@ func startLiveServer(t *testing.T, logw io.Writer) *Server {
 	cli.Given["port"], cli.Given["debug"] = true, true
 	out := &lineSignal{ready: make(chan struct{})}
 	level := new(slog.LevelVar)
-	s := New(Options{Script: filepath.Join(dir, "app.star"), CLI: cli, Stdout: out, Logger: NewLogger(logw, level), Level: level})
+	s := New(Options{Script: filepath.Join(dir, "app.star"), CLI: cli, Stdout: out, Logger: logs.NewLogger(logw, level), Level: level})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Main(ctx) }()

@@ -2,17 +2,15 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
-	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
+	"github.com/hwebserver/hwebserver/runtime/logs"
 )
 
 // smallBody is net/http's buffer before chunking: bodies below it get an
@@ -98,7 +96,7 @@ func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, gen *gener
 		s.log.Error(f.Log)
 	}
 	if f.Quiet {
-		s.log.Log(r.Context(), LevelDetail, "request ended early", "path", r.URL.Path, "reason", f.Message)
+		s.log.Log(r.Context(), logs.LevelDetail, "request ended early", "path", r.URL.Path, "reason", f.Message)
 		return
 	}
 	if f.Status == http.StatusServiceUnavailable {
@@ -130,81 +128,4 @@ func (s *Server) notFoundHandler(gen *generation, l *listener) http.Handler {
 		}
 		s.writeResponse(w, r, bindings.NotFound(r, detail))
 	})
-}
-
-// accessWriter records what an access-log line needs.
-type accessWriter struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-	route  string
-}
-
-func (a *accessWriter) WriteHeader(code int) {
-	if a.status == 0 {
-		a.status = code
-	}
-	a.ResponseWriter.WriteHeader(code)
-}
-
-func (a *accessWriter) Write(p []byte) (int, error) {
-	if a.status == 0 {
-		a.status = http.StatusOK
-	}
-	n, err := a.ResponseWriter.Write(p)
-	a.bytes += int64(n)
-	return n, err
-}
-
-func (a *accessWriter) Flush() {
-	if f, ok := a.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
-
-// setRouteName tells the access log which handler served the request.
-func setRouteName(w http.ResponseWriter, name string) {
-	if a, ok := w.(*accessWriter); ok {
-		a.route = name
-	}
-}
-
-// serveLogged serves r through h and logs one access line.
-func (s *Server) serveLogged(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	start := time.Now()
-	aw := &accessWriter{ResponseWriter: w}
-	defer func() {
-		route := aw.route
-		if route == "" {
-			route = "-"
-		}
-		s.log.Log(r.Context(), LevelAccess, fmt.Sprintf("%s %s %d %dB %s", r.Method, r.URL.RequestURI(), aw.status, aw.bytes, fmtDuration(time.Since(start))), "handler", route)
-	}()
-	h.ServeHTTP(aw, r)
-}
-
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
-	}
-	return d.Round(time.Millisecond).String()
-}
-
-// recoverPanic turns a panic in a handler into a 500 and a log entry; the
-// GIL and the pool slot are released by the deferred calls on the way up.
-func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
-	v := recover()
-	if v == nil {
-		return
-	}
-	if v == http.ErrAbortHandler {
-		panic(v)
-	}
-	s.log.Error("panic while serving a request", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/body"
+	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
 	"go.starlark.net/starlark"
@@ -172,9 +173,9 @@ func (h *loadHost) Run(thread *starlark.Thread, cfg *bindings.RunConfig) error {
 func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *generation) error {
 	s.cfg = cfg
 	s.debug.Store(cfg.Debug)
-	level := VerbosityLevel(cfg.Verbosity)
-	if cfg.Debug && level > LevelAccess {
-		level = LevelAccess // debug logs every request
+	level := logs.VerbosityLevel(cfg.Verbosity)
+	if cfg.Debug && level > logs.LevelAccess {
+		level = logs.LevelAccess // debug logs every request
 	}
 	s.opts.Level.Set(level)
 	s.pool = sched.NewPool(cfg.MaxNumThreads, s.opts.Backlog, s.opts.QueueTimeout)
@@ -347,6 +348,6 @@ func (s *Server) doShutdown() {
 type httpErrorLog struct{ log *slog.Logger }
 
 func (w *httpErrorLog) Write(p []byte) (int, error) {
-	w.log.Log(context.Background(), LevelDetail, strings.TrimSpace(string(p)))
+	w.log.Log(context.Background(), logs.LevelDetail, strings.TrimSpace(string(p)))
 	return len(p), nil
 }

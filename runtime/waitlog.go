@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"time"
+
+	"github.com/hwebserver/hwebserver/runtime/logs"
 )
 
 // minLoggedWait is the shortest pool or GIL wait worth a line at "high":
@@ -11,7 +13,7 @@ const minLoggedWait = 100 * time.Microsecond
 
 // waitStart starts timing a wait, only when verbosity "high" will log it.
 func (s *Server) waitStart() time.Time {
-	if s.opts.Level.Level() > LevelDetail {
+	if s.opts.Level.Level() > logs.LevelDetail {
 		return time.Time{}
 	}
 	return time.Now()
@@ -24,6 +26,6 @@ func (s *Server) logWait(ctx context.Context, what, name string, start time.Time
 		return
 	}
 	if d := time.Since(start); d >= minLoggedWait {
-		s.log.Log(ctx, LevelDetail, "waited for "+what, "handler", name, "wait", fmtDuration(d), "queued", s.pool.Waiting())
+		s.log.Log(ctx, logs.LevelDetail, "waited for "+what, "handler", name, "wait", logs.Duration(d), "queued", s.pool.Waiting())
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
 	"go.starlark.net/starlark"
 )
@@ -26,7 +27,7 @@ func ignoreResult(starlark.Value) (*bindings.Response, *Failure) { return nil, n
 func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler, l *listener) http.Handler {
 	name := "WebSocket " + h.Path
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRouteName(w, name)
+		middleware.SetRoute(w, name)
 		if !wsconn.IsUpgrade(r) {
 			w.Header().Set("Upgrade", "websocket")
 			s.writeFailure(w, r, gen, &Failure{Status: http.StatusUpgradeRequired,

@@ -1,4 +1,8 @@
-package runtime
+// Package logs is the server's log: compact text lines through log/slog
+// ([NewLogger]), the verbosity levels of run() ([VerbosityLevel],
+// [LevelAccess] for access lines at "medium", [LevelDetail] at "high"),
+// and [Duration] for the durations lines show. Safe for concurrent use.
+package logs
 
 import (
 	"context"
@@ -87,3 +91,14 @@ func (h *lineHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 }
 
 func (h *lineHandler) WithGroup(string) slog.Handler { return h }
+
+// Duration renders d as log lines show it: "0.31ms", "12.5ms", "1.2s".
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+	}
+	return d.Round(time.Millisecond).String()
+}
