@@ -211,7 +211,7 @@ func BenchmarkInProcessHTTP(b *testing.B) {
 	raw := &http.Server{Handler: rawHelloHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	go raw.Serve(ln)
 	b.Cleanup(func() { raw.Close() })
-	hws := s.listeners[0].ln.Addr().String()
+	hws := s.listeners[0].Listener.Addr().String()
 	form := url.Values{"json": {`["bench.add",[1,2],{}]`}}.Encode()
 	for _, c := range []struct {
 		name, addr, method, path, body, want string

@@ -82,7 +82,7 @@ func (g *generation) build(s *Server) {
 		for _, k := range kinds {
 			routes = append(routes, k.routes(b, l)...)
 		}
-		g.handlers[l.name] = s.withSettings(s.settingsOf(g), router.Build(routes, b.notFound))
+		g.handlers[l.Name] = s.withSettings(s.settingsOf(g), router.Build(routes, b.notFound))
 	}
 }
 
@@ -145,7 +145,7 @@ func (s *Server) portHandler(l *listener) http.Handler {
 		if s.live != nil {
 			r = s.live.pageRequest(r, gen)
 		}
-		gen.handlers[l.name].ServeHTTP(w, r)
+		gen.handlers[l.Name].ServeHTTP(w, r)
 	})
 	return middleware.Recover(s.log)(s.liveEndpoints(middleware.AccessLog(s.log, s.opts.Level)(h)))
 }

@@ -291,7 +291,7 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener
 	both := &struct {
 		req   bindings.Request
 		temps bindings.TempFiles
-	}{req: bindings.Request{HTTP: r, LocalPort: l.port}}
+	}{req: bindings.Request{HTTP: r, LocalPort: l.Port}}
 	lim := body.Limits{MaxRequest: s.cfg.MaxRequestSize, InMemory: s.cfg.MaxInMemoryFileUploadSize}
 	if err := s.bodies.Read(w, r, &both.req, &both.temps, lim); err != nil {
 		return nil, &both.temps, &Failure{Status: err.Status, Message: err.Message}

@@ -63,7 +63,7 @@ func onPort(ports []string, l *listener) bool {
 		return true
 	}
 	for _, p := range ports {
-		if p == l.name || p == strconv.Itoa(l.configured) || p == strconv.Itoa(l.port) {
+		if p == l.Name || p == strconv.Itoa(l.Configured) || p == strconv.Itoa(l.Port) {
 			return true
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/body"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
@@ -25,13 +26,10 @@ import (
 // errShuttingDown is the cancellation cause of calls cut off by a stop.
 var errShuttingDown = errors.New("the server is shutting down")
 
-// listener is one bound port.
+// listener is one bound port and the http.Server serving it.
 type listener struct {
-	name       string // "main" or the name given in run(ports=...)
-	configured int    // the port asked for
-	port       int    // the port bound
-	ln         net.Listener
-	srv        *http.Server
+	*listen.Listener
+	srv *http.Server
 }
 
 // Server is one hwebserver process: a script, its generations and its
@@ -123,7 +121,7 @@ func (s *Server) Registry() *bindings.Registry {
 func (s *Server) Listeners() []bindings.NamedPort {
 	out := make([]bindings.NamedPort, len(s.listeners))
 	for i, l := range s.listeners {
-		out[i] = bindings.NamedPort{Name: l.name, Port: l.port}
+		out[i] = bindings.NamedPort{Name: l.Name, Port: l.Port}
 	}
 	return out
 }
@@ -192,8 +190,12 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	if addr == "" {
 		addr = DefaultAddress
 	}
-	if err := s.bind(addr, cfg); err != nil {
+	lns, err := listen.Bind(addr, cfg, s.log)
+	if err != nil {
 		return err
+	}
+	for _, ln := range lns {
+		s.listeners = append(s.listeners, &listener{Listener: ln})
 	}
 	gen.reg.Freeze("the server is running; register handlers before calling run()")
 	gen.build(s)
@@ -201,7 +203,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	s.current.Store(gen)
 	if cfg.PortCallback != nil && thread != nil {
 		for _, l := range s.listeners {
-			if _, err := starlark.Call(thread, cfg.PortCallback, starlark.Tuple{starlark.String(l.name), starlark.MakeInt(l.port)}, nil); err != nil {
+			if _, err := starlark.Call(thread, cfg.PortCallback, starlark.Tuple{starlark.String(l.Name), starlark.MakeInt(l.Port)}, nil); err != nil {
 				s.closeListeners()
 				return err
 			}
@@ -221,8 +223,8 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		s.serveWG.Add(1)
 		go func() {
 			defer s.serveWG.Done()
-			if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("listener stopped", "port", l.port, "err", err)
+			if err := l.srv.Serve(l.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("listener stopped", "port", l.Port, "err", err)
 			}
 		}()
 	}
@@ -235,68 +237,14 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		}
 	}
 	for _, l := range s.listeners {
-		fmt.Fprintf(s.opts.Stdout, "hwebserver: serving %s on http://%s/ [%s]%s\n", s.opts.Script, net.JoinHostPort(displayHost(addr), strconv.Itoa(l.port)), l.name, mode)
+		fmt.Fprintf(s.opts.Stdout, "hwebserver: serving %s on http://%s/ [%s]%s\n", s.opts.Script, net.JoinHostPort(listen.DisplayHost(addr), strconv.Itoa(l.Port)), l.Name, mode)
 	}
 	return nil
-}
-
-func displayHost(addr string) string {
-	if addr == "" || addr == "0.0.0.0" || addr == "::" {
-		return "localhost"
-	}
-	return addr
-}
-
-// bind opens the main listener (with the up_to_port and free-port
-// fallbacks) and the extra ones.
-func (s *Server) bind(addr string, cfg *bindings.RunConfig) error {
-	listen := func(p int) (net.Listener, error) {
-		return net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(p)))
-	}
-	ln, err := listen(cfg.Port)
-	if err != nil && cfg.UpToPort > cfg.Port {
-		for p := cfg.Port + 1; p <= cfg.UpToPort && err != nil; p++ {
-			ln, err = listen(p)
-		}
-	}
-	if err != nil && cfg.UseFreePortOnFailure {
-		ln, err = listen(0)
-	}
-	if err != nil {
-		ports := fmt.Sprintf("port %d", cfg.Port)
-		if cfg.UpToPort > cfg.Port {
-			ports = fmt.Sprintf("ports %d-%d", cfg.Port, cfg.UpToPort)
-		}
-		return &bindings.OperationFailed{Message: fmt.Sprintf("cannot listen on %s at %s: %s", ports, addr, bindCause(err))}
-	}
-	main := &listener{name: bindings.MainPort, configured: cfg.Port, port: ln.Addr().(*net.TCPAddr).Port, ln: ln}
-	if main.port != cfg.Port && cfg.Port != 0 {
-		s.log.Info("port taken, using another", "wanted", cfg.Port, "port", main.port)
-	}
-	s.listeners = []*listener{main}
-	for _, np := range cfg.Ports {
-		ln, err := listen(np.Port)
-		if err != nil {
-			s.closeListeners()
-			return &bindings.OperationFailed{Message: fmt.Sprintf("cannot listen on port %d (%q) at %s: %s", np.Port, np.Name, addr, bindCause(err))}
-		}
-		s.listeners = append(s.listeners, &listener{name: np.Name, configured: np.Port, port: ln.Addr().(*net.TCPAddr).Port, ln: ln})
-	}
-	return nil
-}
-
-// bindCause keeps the operating system's words: "address already in use".
-func bindCause(err error) string {
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Err != nil {
-		return strings.TrimPrefix(opErr.Err.Error(), "bind: ")
-	}
-	return err.Error()
 }
 
 func (s *Server) closeListeners() {
 	for _, l := range s.listeners {
-		l.ln.Close()
+		l.Listener.Close()
 	}
 	s.listeners = nil
 }
@@ -327,7 +275,7 @@ func (s *Server) doShutdown() {
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
 		if l.srv == nil {
-			l.ln.Close()
+			l.Listener.Close()
 			continue
 		}
 		wg.Add(1)
