@@ -59,28 +59,20 @@ func (s *Server) apiRoute(gen *generation, l *listener) (router.Route, bool) {
 
 // apiHandler serves POST /api for one port.
 func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		middleware.SetRoute(w, "/api")
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			s.writeFailure(w, r, gen, &Failure{Status: http.StatusMethodNotAllowed,
-				Message: fmt.Sprintf("Method Not Allowed: %s /api; API functions are called with POST", r.Method)})
-			return
+	check := func(w http.ResponseWriter, r *http.Request) *Failure {
+		if r.Method == http.MethodPost {
+			return nil
 		}
-		req, temps, fail := s.readRequest(w, r, l)
-		defer temps.RemoveAll()
-		if fail != nil {
-			s.writeFailure(w, r, gen, fail)
-			return
-		}
+		return methodNotAllowed(w, r, http.MethodPost, "; API functions are called with POST")
+	}
+	return s.handle("/api", l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		call, err := apicall.Decode(t.fns, req, r.Header.Get("Content-Type"), req.Form, req.Files)
 		if err != nil {
 			fail := &Failure{Status: err.Status, Message: err.Message}
 			if fail.Status == http.StatusNotFound {
 				fail.Detail = t.list
 			}
-			s.writeFailure(w, r, gen, fail)
-			return
+			return fail
 		}
 		af := call.Func
 		middleware.SetRoute(w, af.Name)
@@ -92,10 +84,9 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 			s.log.Log(r.Context(), level, fmt.Sprintf("/api %s: dropped keyword argument(s) it does not declare: %s", af.Name, strings.Join(call.Dropped, ", ")))
 		}
 		resp, fail := s.call(r, gen, af.Name, call.Callable(), nil, call.Args, call.Kwargs, t.dones[af.Name])
-		if fail != nil {
-			s.writeFailure(w, r, gen, fail)
-			return
+		if fail == nil {
+			s.writeResponse(w, r, resp)
 		}
-		s.writeResponse(w, r, resp)
+		return fail
 	})
 }

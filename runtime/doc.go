@@ -1,32 +1,29 @@
-// Package runtime runs hwebserver scripts: it loads a script into a
-// generation, binds the listeners when the script calls run(), and serves
+// Package runtime is the server's life: it loads a script into a
+// generation, binds the listeners when the script calls run(), serves
 // requests by running Starlark handlers on a bounded pool under a global
-// interpreter lock.
+// interpreter lock, and reloads the script into new generations.
 //
-// Map of the package:
+// Map of the package (its concerns live in subpackages, one each: see
+// docs/architecture.md):
 //
-//   - Server (server.go) owns the listeners, the pool, the GIL and the
-//     current generation; Main is the whole life of `hwebserver run`.
-//   - generation.go: one execution of the script and the handlers built from
-//     what it registered; requests pin the generation they start on.
-//   - loader.go, dialect.go: load() with caching and cycle errors; the
-//     decorator extension, rewritten on the syntax tree.
-//   - gil.go, pool.go: the interpreter lock (FIFO hand-off) and the
-//     admission semaphore with its bounded backlog.
-//   - invoke.go: the request path: body, admission, GIL, limits, the call.
-//   - respond.go: writing a Response, error pages, file streaming.
-//   - body.go, multipart.go: request bodies read before the GIL, within
-//     max_request_size, spilling to temp files; streamed multipart.
-//   - settings.go, cors.go: the settings file, and the per-listener wrapper
-//     that applies ALLOWED_HOSTS and CORS to every response.
-//   - ports.go, waitlog.go: unserved-port warnings; pool and GIL wait lines
-//     at verbosity "high".
-//   - api.go: the built-in POST /api route of apiFunction registrations.
-//   - reload.go, watch.go, livereload.go: live reload: the watcher over
-//     exactly the loaded files, reloads into a new generation published by
-//     one swap, and the browser client with its event stream.
-//   - check.go: what `hwebserver check` prints.
-//   - backtrace.go, log.go: error text and log lines.
+//   - server.go: Server, the listeners' http.Servers, shutdown; Main is
+//     the whole life of `hwebserver run`.
+//   - generation.go: one execution of the script and the per-port
+//     handlers built from what it registered; one publish path (publish)
+//     for the first load and every reload; the middleware of every
+//     listener, composed in portHandler.
+//   - kinds.go: the table of registration kinds that building routes, the
+//     debug route list, port warnings and check all loop over.
+//   - invoke.go: the call path: body, admission (sched.Pool), the GIL,
+//     a recycled thread, limits, the call; Failure is what a call that
+//     produced no Response answers.
+//   - respond.go: writing a Response or a Failure (the one adapter),
+//     error pages and file streaming.
+//   - api.go, websocket.go: the /api and WebSocket handler kinds (their
+//     decoding and connections live in apicall and wsconn).
+//   - reload.go: the reload path: new generations on file changes.
+//   - check.go, ports.go, waitlog.go, options.go: `hwebserver check`,
+//     unserved-port warnings, wait lines at verbosity "high", Options.
 //
 // Server is safe for concurrent use once Main has started it.
 package runtime

@@ -71,6 +71,17 @@ func (g *generation) sourceLine(file string, line int) string {
 	return g.loader.SourceLine(file, line)
 }
 
+// publish makes gen the generation that serves: registrations frozen, its
+// handlers built for every listener, unknown ports warned about, then one
+// atomic swap. It is the one path for the first load and every reload, and
+// returns the generation it replaced (nil on the first load).
+func (s *Server) publish(gen *generation) (old *generation) {
+	gen.reg.Freeze("the server is running; register handlers before calling run()")
+	gen.build(s)
+	s.warnUnservedPorts(gen)
+	return s.current.Swap(gen)
+}
+
 // build makes the per-port handlers of gen: the routes of every kind of
 // registration (kinds.go) on each listener.
 func (g *generation) build(s *Server) {

@@ -39,16 +39,54 @@ type Failure struct {
 
 func (f *Failure) Error() string { return f.Message }
 
+// handle is the one opening of every handler kind that runs Starlark:
+// the route name for the access log, check (methods, upgrade headers),
+// the body read before the GIL with its temp files removed after the
+// response, then serve. A Failure from any step is written by the one
+// adapter, writeFailure; serve writes its own successful response.
+func (s *Server) handle(route string, l *listener, check func(w http.ResponseWriter, r *http.Request) *Failure,
+	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		middleware.SetRoute(w, route)
+		if check != nil {
+			if fail := check(w, r); fail != nil {
+				s.writeFailure(w, r, fail)
+				return
+			}
+		}
+		req, temps, fail := s.readRequest(w, r, l)
+		defer temps.RemoveAll()
+		if fail == nil {
+			fail = serve(w, r, req)
+		}
+		if fail != nil {
+			s.writeFailure(w, r, fail)
+		}
+	})
+}
+
+// methodNotAllowed is the 405 for a method outside allow, with the Allow
+// header set.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow, why string) *Failure {
+	w.Header().Set("Allow", allow)
+	return &Failure{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("Method Not Allowed: %s %s%s", r.Method, r.URL.Path, why)}
+}
+
 // urlHandler returns the handler of one urlHandler registration.
 func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener) http.Handler {
-	var allow string
+	var check func(w http.ResponseWriter, r *http.Request) *Failure
 	if h.Methods != nil {
 		methods := slices.Clone(h.Methods)
 		if slices.Contains(methods, "GET") && !slices.Contains(methods, "HEAD") {
 			methods = append(methods, "HEAD")
 		}
-		h = &bindings.URLHandler{Path: h.Path, IsPrefix: h.IsPrefix, Ports: h.Ports, Methods: methods, Fn: h.Fn, Where: h.Where}
-		allow = strings.Join(methods, ", ")
+		allow := strings.Join(methods, ", ")
+		check = func(w http.ResponseWriter, r *http.Request) *Failure {
+			if slices.Contains(methods, r.Method) {
+				return nil
+			}
+			return methodNotAllowed(w, r, allow, " accepts "+allow)
+		}
 	}
 	name := h.Fn.Name()
 	// result converts what the handler returned; made once per route, not
@@ -63,26 +101,12 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 		msg := fmt.Sprintf("handler %s for %s returned %s, want hwebserver.Response or str", name, h.Path, v.Type())
 		return nil, &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		middleware.SetRoute(w, name)
-		if h.Methods != nil && !slices.Contains(h.Methods, r.Method) {
-			w.Header().Set("Allow", allow)
-			s.writeFailure(w, r, gen, &Failure{Status: http.StatusMethodNotAllowed,
-				Message: fmt.Sprintf("Method Not Allowed: %s %s accepts %s", r.Method, r.URL.Path, allow)})
-			return
-		}
-		req, temps, fail := s.readRequest(w, r, l)
-		defer temps.RemoveAll()
-		if fail != nil {
-			s.writeFailure(w, r, gen, fail)
-			return
-		}
+	return s.handle(name, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		resp, fail := s.call(r, gen, name, h.Fn, req, nil, nil, result)
-		if fail != nil {
-			s.writeFailure(w, r, gen, fail)
-			return
+		if fail == nil {
+			s.writeResponse(w, r, resp)
 		}
-		s.writeResponse(w, r, resp)
+		return fail
 	})
 }
 

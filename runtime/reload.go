@@ -205,10 +205,7 @@ func (rl *reloader) reload(ctx context.Context, changed []string) {
 		rl.fail(err)
 		return
 	}
-	gen.reg.Freeze("the server is running; register handlers before calling run()")
-	gen.build(s)
-	s.warnUnservedPorts(gen)
-	old := s.current.Swap(gen)
+	old := s.publish(gen)
 	took := time.Since(start)
 	rl.reloads.Add(1)
 	rl.track(gen)

@@ -91,7 +91,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, resp *binding
 
 // writeFailure sends the error page of f: JSON or HTML by the request's
 // Accept header, with the backtrace only in debug mode.
-func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, gen *generation, f *Failure) {
+func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, f *Failure) {
 	if f.Log != "" {
 		s.log.Error(f.Log)
 	}
@@ -115,7 +115,7 @@ func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, gen *gener
 
 // refuse answers status with msg as an error page (JSON or HTML by Accept).
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.writeFailure(w, r, nil, &Failure{Status: status, Message: msg})
+	s.writeFailure(w, r, &Failure{Status: status, Message: msg})
 }
 
 // notFoundHandler answers requests no route matches; in debug mode the

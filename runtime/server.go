@@ -197,10 +197,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	for _, ln := range lns {
 		s.listeners = append(s.listeners, &listener{Listener: ln})
 	}
-	gen.reg.Freeze("the server is running; register handlers before calling run()")
-	gen.build(s)
-	s.warnUnservedPorts(gen)
-	s.current.Store(gen)
+	s.publish(gen)
 	if cfg.PortCallback != nil && thread != nil {
 		for _, l := range s.listeners {
 			if _, err := starlark.Call(thread, cfg.PortCallback, starlark.Tuple{starlark.String(l.Name), starlark.MakeInt(l.Port)}, nil); err != nil {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hwebserver/hwebserver/bindings"
-	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
 	"go.starlark.net/starlark"
 )
@@ -26,58 +25,45 @@ func ignoreResult(starlark.Value) (*bindings.Response, *Failure) { return nil, n
 // on listener l.
 func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler, l *listener) http.Handler {
 	name := "WebSocket " + h.Path
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		middleware.SetRoute(w, name)
+	check := func(w http.ResponseWriter, r *http.Request) *Failure {
 		if !wsconn.IsUpgrade(r) {
 			w.Header().Set("Upgrade", "websocket")
-			s.writeFailure(w, r, gen, &Failure{Status: http.StatusUpgradeRequired,
-				Message: fmt.Sprintf("Upgrade Required: %s is a WebSocket endpoint", r.URL.Path)})
-			return
+			return &Failure{Status: http.StatusUpgradeRequired, Message: fmt.Sprintf("Upgrade Required: %s is a WebSocket endpoint", r.URL.Path)}
 		}
 		if msg := wsconn.BadHandshake(r); msg != "" {
-			s.writeFailure(w, r, gen, &Failure{Status: http.StatusBadRequest, Message: "Bad Request: " + msg})
-			return
+			return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: " + msg}
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !s.wsOriginAllowed(gen, origin, r.Host) {
-			s.writeFailure(w, r, gen, &Failure{Status: http.StatusForbidden,
-				Message: fmt.Sprintf("Forbidden: WebSocket connections from origin %s are not allowed (CORS_ORIGIN_WHITELIST in the settings file)", origin)})
-			return
+			return &Failure{Status: http.StatusForbidden,
+				Message: fmt.Sprintf("Forbidden: WebSocket connections from origin %s are not allowed (CORS_ORIGIN_WHITELIST in the settings file)", origin)}
 		}
-		req, temps, fail := s.readRequest(w, r, l)
-		defer temps.RemoveAll()
-		if fail != nil {
-			s.writeFailure(w, r, gen, fail)
-			return
-		}
+		return nil
+	}
+	return s.handle(name, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		conn := wsconn.New()
 		spec := h.Spec
 		if spec.Connect == nil {
 			conn.Accept()
-		} else {
-			_, fail := s.call(r, gen, name+" connect", spec.Connect, nil, starlark.Tuple{conn.WS, req}, nil, ignoreResult)
-			if fail != nil {
-				s.writeFailure(w, r, gen, fail)
-				return
-			}
+		} else if _, fail := s.call(r, gen, name+" connect", spec.Connect, nil, starlark.Tuple{conn.WS, req}, nil, ignoreResult); fail != nil {
+			return fail
 		}
 		if ok, reason := conn.Accepted(); !ok {
 			msg := "Forbidden: the connect callback did not accept the connection"
 			if reason != "" {
 				msg += ": " + reason
 			}
-			s.writeFailure(w, r, gen, &Failure{Status: http.StatusForbidden, Message: msg})
-			return
+			return &Failure{Status: http.StatusForbidden, Message: msg}
 		}
-		hw := conn.Hijacker(w)
-		c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
+		c, err := websocket.Accept(conn.Hijacker(w), r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 		if err != nil {
 			// Only I/O can fail here (the request was checked above), but
 			// connect may have kept ws: disconnect must still follow.
 			s.log.Warn("WebSocket handshake failed", "path", r.URL.Path, "err", err)
 			s.endWebSocket(r, gen, name, spec, conn, wsconn.Abnormal)
-			return
+			return nil
 		}
 		s.serveWebSocket(r, gen, name, spec, conn, c)
+		return nil
 	})
 }
 
