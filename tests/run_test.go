@@ -380,9 +380,10 @@ hwebserver.run(%s)
 	}
 	dir := WriteFiles(t, map[string]string{"app.star": "hwebserver.run()\n"})
 	for _, c := range []struct{ flag, value, want string }{
-		{"--max-num-threads", "0", "--max-num-threads must be at least 1"},
-		{"--verbosity", "loud", "--verbosity must be none, low, medium or high"},
-		{"--max-num-threads", "many", "invalid value \"many\" for flag -max-num-threads"},
+		{"--max-num-threads", "0", "--max-num-threads: got 0, want 1..10000"},
+		{"--max-num-threads", "20000", "--max-num-threads: got 20000, want 1..10000"},
+		{"--verbosity", "loud", `--verbosity: got "loud", want one of "none", "low", "medium", "high"`},
+		{"--max-num-threads", "many", `--max-num-threads: got "many", want int`},
 	} {
 		p := Spawn(t, dir, "run", "app.star", c.flag, c.value)
 		if code := p.Wait(20 * time.Second); code != 2 || !strings.Contains(p.Stderr(), c.want) {
