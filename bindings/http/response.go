@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/hwebserver/hwebserver/bindings/value"
 	"go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 )
@@ -110,7 +111,7 @@ func responseJSON(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if r.res.err != "" {
 		return nil, fmt.Errorf("%s: no body from %s: %s", b.Name(), r.res.url, r.res.err)
 	}
-	if err := checkJSON(r.res.body); err != nil {
+	if err := value.CheckJSON(r.res.body); err != nil {
 		return nil, fmt.Errorf("%s: invalid JSON from %s: %v", b.Name(), r.res.url, err)
 	}
 	v, err := starlark.Call(thread, json.Module.Members["decode"], starlark.Tuple{starlark.String(r.res.body)}, nil)
@@ -137,48 +138,4 @@ func raiseForStatus(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, fmt.Errorf("%s: %s for url %s", b.Name(), label, r.res.url)
 	}
 	return starlark.None, nil
-}
-
-// JSON limits, as for request bodies: deeper nesting could exhaust the
-// stack, and longer integers cost quadratic time to convert.
-const (
-	maxJSONDepth  = 512
-	maxJSONDigits = 4300
-)
-
-// checkJSON fails if arrays and objects nest deeper than maxJSONDepth or a
-// number has more than maxJSONDigits digits. Strings are skipped.
-func checkJSON(data string) error {
-	depth, digits := 0, 0
-	inString := false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		if c >= '0' && c <= '9' {
-			if digits++; digits > maxJSONDigits {
-				return fmt.Errorf("number longer than %d digits", maxJSONDigits)
-			}
-			continue
-		}
-		digits = 0
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			if depth++; depth > maxJSONDepth {
-				return fmt.Errorf("nested deeper than %d levels", maxJSONDepth)
-			}
-		case ']', '}':
-			depth--
-		}
-	}
-	return nil
 }

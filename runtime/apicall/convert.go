@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/value"
 	"go.starlark.net/starlark"
 )
 
@@ -54,8 +54,8 @@ func (c converter) convert(thread *starlark.Thread, v starlark.Value) (starlark.
 	case convInt, convFloat:
 		if isStr {
 			t := strings.TrimSpace(string(s))
-			if len(t) > bindings.MaxJSONNumberDigits+1 {
-				return nil, fmt.Errorf("got a string of %d characters, want a number of at most %d digits", len(t), bindings.MaxJSONNumberDigits)
+			if len(t) > value.MaxJSONNumberDigits+1 {
+				return nil, fmt.Errorf("got a string of %d characters, want a number of at most %d digits", len(t), value.MaxJSONNumberDigits)
 			}
 			v = starlark.String(t)
 		}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/value"
 	"go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 )
@@ -15,7 +15,7 @@ var jsonDecode = json.Module.Members["decode"]
 // length first, so the recursive decoder below cannot be pushed into deep
 // recursion or quadratic big-number parsing.
 func decodeJSONField(thread *starlark.Thread, s string) (starlark.Value, error) {
-	if err := bindings.CheckJSON(s); err != nil {
+	if err := value.CheckJSON(s); err != nil {
 		return nil, err
 	}
 	v, err := starlark.Call(thread, jsonDecode, starlark.Tuple{starlark.String(s)}, nil)
