@@ -7,6 +7,7 @@ import (
 	nethttp "net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
@@ -88,8 +89,28 @@ var (
 
 // NewModule returns the predeclared http module configured by cfg. The
 // module is immutable and safe for concurrent use by many threads.
-func NewModule(cfg Config) *starlarkstruct.Module {
-	c := newClient(cfg)
+func NewModule(cfg Config) *starlarkstruct.Module { return NewClient(cfg).Module() }
+
+// Client is the engine behind one http module. Its Config can be replaced
+// while scripts use it (the runtime learns a generation's settings only
+// when run() names the settings file); each call uses the Config current
+// when it starts. Safe for concurrent use.
+type Client struct {
+	cur atomic.Pointer[client]
+}
+
+// NewClient returns a Client configured by cfg.
+func NewClient(cfg Config) *Client {
+	c := &Client{}
+	c.Configure(cfg)
+	return c
+}
+
+// Configure makes cfg the Config of calls that start from now on.
+func (c *Client) Configure(cfg Config) { c.cur.Store(newClient(cfg)) }
+
+// Module returns the http module over c.
+func (c *Client) Module() *starlarkstruct.Module {
 	members := make(starlark.StringDict, len(methods))
 	for _, m := range methods {
 		members[m.name] = starlark.NewBuiltin("http."+m.name, c.builtin(m))
@@ -146,8 +167,9 @@ func (m method) unpack(b *starlark.Builtin, posArgs starlark.Tuple, kwargs []sta
 
 // builtin makes the Starlark function for m. Everything the request needs
 // is copied out of Starlark values before the interpreter lock is released.
-func (c *client) builtin(m method) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+func (cl *Client) builtin(m method) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
 	return func(thread *starlark.Thread, b *starlark.Builtin, posArgs starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		c := cl.cur.Load()
 		a, err := m.unpack(b, posArgs, kwargs)
 		if err != nil {
 			return nil, err
