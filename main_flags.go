@@ -54,6 +54,7 @@ func newRunFlags(cmd string) *runFlags {
 	fs.IntVar(&f.opts.Backlog, opt("backlog"), runtime.DefaultBacklog, "at most `n` requests wait for a worker; more get 503")
 	fs.DurationVar(&f.opts.QueueTimeout, opt("queue-timeout"), runtime.DefaultQueueTimeout, "longest wait for a worker before 503")
 	fs.DurationVar(&f.opts.ShutdownGrace, opt("shutdown-grace"), runtime.DefaultShutdownGrace, "on Ctrl+C, how long open requests may finish")
+	fs.StringVar(&f.opts.Store, opt("store"), "", "the store backend `URL`: memory (the default), sqlite:PATH (relative to the script) or redis://[user:pass@]host:port/db; wins over the settings file's STORE")
 	f.opts.CLI = f.cli
 	return f
 }

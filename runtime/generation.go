@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	bhttp "github.com/hwebserver/hwebserver/bindings/http"
+
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
@@ -28,6 +30,7 @@ type generation struct {
 	loader   *script.Loader
 	handlers map[string]http.Handler // by listener name
 	settings *settings.Settings      // the settings file's, nil without one (see settingsOf)
+	http     *bhttp.Client           // the http module's engine, configured by the settings
 }
 
 // loadGeneration executes the script into a new generation. On the first
@@ -36,6 +39,7 @@ func (s *Server) loadGeneration(ctx context.Context, reload bool) (*generation, 
 	gen := &generation{id: s.genSeq.Add(1), reg: &bindings.Registry{}}
 	h := &loadHost{s: s, gen: gen, reload: reload, detach: func() bool { return false }}
 	pre := bindings.Predeclared(bindings.NewModule(gen.reg, h))
+	s.predeclareIO(pre, gen)
 	for k, v := range s.opts.Predeclared {
 		pre[k] = v
 	}

@@ -26,6 +26,9 @@ type Options struct {
 	// MaxSteps and RequestTimeout limit one handler call (0: no limit).
 	MaxSteps       uint64
 	RequestTimeout time.Duration
+	// Store is the store backend URL typed on the command line (--store);
+	// "" leaves it to the settings' STORE, else memory.
+	Store string
 	// ShutdownGrace bounds how long open requests may run after a stop.
 	ShutdownGrace time.Duration
 	// Check records run() without binding anything (hwebserver check).

@@ -184,6 +184,9 @@ func (rl *reloader) reload(ctx context.Context, changed []string) {
 		// The settings file of the running server is read again too; a
 		// different settings path takes a restart (see checkRunArgs).
 		gen.settings, err = s.loadSettings(s.cfg)
+		if err == nil {
+			err = s.configureIO(gen, gen.settings)
+		}
 	}
 	// Checked again after reading the settings: no ALLOWED_HOSTS or CORS
 	// for a moment would be worse than waiting for the write.

@@ -19,6 +19,7 @@ import (
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/sched"
+	"github.com/hwebserver/hwebserver/runtime/settings"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
 	"go.starlark.net/starlark"
 )
@@ -61,6 +62,9 @@ type Server struct {
 	bodies       body.Reader     // request bodies being read
 
 	sockets wsconn.Set // open WebSocket connections, closed at shutdown
+
+	io          *ioModules         // state of the http, store and sql modules (modules.go)
+	cliSettings *settings.Settings // the file of --settings, read before the first load
 }
 
 // New returns a server for opts.
@@ -68,6 +72,7 @@ func New(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{})}
 	s.printFn = s.print
+	s.io = newIOModules(opts.Script, opts.Store)
 	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 	s.debug.Store(opts.CLI.Given["debug"] && opts.CLI.Debug)
 	return s
@@ -78,6 +83,10 @@ func New(opts Options) *Server {
 // clean shutdown and the script's or the listeners' error otherwise.
 func (s *Server) Main(ctx context.Context) error {
 	s.ctx = ctx
+	defer s.io.close()
+	if err := s.prepareIO(); err != nil {
+		return err
+	}
 	gen, err := s.loadGeneration(ctx, false)
 	if err != nil {
 		if s.started.Load() {
@@ -183,6 +192,9 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		return err
 	}
 	gen.settings = st
+	if err := s.configureIO(gen, st); err != nil {
+		return err
+	}
 	addr := s.opts.Address // typed --address wins over the settings' ADDRESS
 	if addr == "" && st != nil {
 		addr = st.Address

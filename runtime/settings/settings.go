@@ -39,6 +39,10 @@ type Settings struct {
 	AllowedHosts      []string // ALLOWED_HOSTS, lower-case; nil allows every host
 	Address           string   // ADDRESS: the bind address; "" leaves the default
 
+	Store                     string   // STORE: the store backend URL; "" leaves --store or memory
+	HTTPClientMaxResponseSize int64    // HTTP_CLIENT_MAX_RESPONSE_SIZE in bytes; 0 leaves the default (10 MiB)
+	HTTPClientAllowedHosts    []string // HTTP_CLIENT_ALLOWED_HOSTS: host globs the http module may reach; nil: any
+
 	origins map[string]bool
 }
 
@@ -72,6 +76,31 @@ var settingKeys = map[string]func(st *Settings, key string, v starlark.Value) er
 	},
 	"ALLOWED_HOSTS": setAllowedHosts,
 	"ADDRESS":       setAddress,
+	"STORE": func(st *Settings, key string, v starlark.Value) error {
+		s, ok := v.(starlark.String)
+		if !ok || s == "" {
+			return fmt.Errorf("%s: got %s, want a store URL: \"memory\", \"sqlite:PATH\" or \"redis://host:port/db\"", key, v)
+		}
+		st.Store = string(s)
+		return nil
+	},
+	"HTTP_CLIENT_MAX_RESPONSE_SIZE": func(st *Settings, key string, v starlark.Value) error {
+		n, ok := v.(starlark.Int)
+		size, exact := n.Int64()
+		if !ok || !exact || size <= 0 {
+			return fmt.Errorf("%s: got %s, want a size in bytes > 0", key, v)
+		}
+		st.HTTPClientMaxResponseSize = size
+		return nil
+	},
+	"HTTP_CLIENT_ALLOWED_HOSTS": func(st *Settings, key string, v starlark.Value) error {
+		list, err := stringList(key, v, `host globs such as "api.example.com" or "*.example.com"`)
+		if err != nil {
+			return err
+		}
+		st.HTTPClientAllowedHosts = list
+		return nil
+	},
 }
 
 // houdiniKeys are setSettingsForPort keys that hwebserver does not take
