@@ -3,7 +3,6 @@ package testbin
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -229,7 +228,7 @@ func (s *pgServer) command(program string, args ...string) *exec.Cmd {
 // launch starts postgres on a free loopback port and waits until it
 // accepts connections.
 func (s *pgServer) launch() error {
-	port, err := pgFreePort()
+	port, err := freePort()
 	if err != nil {
 		return err
 	}
@@ -303,13 +302,4 @@ func (s *pgServer) stop() error {
 		<-s.done
 		return fmt.Errorf("postgres ignored a fast shutdown for 20s; killed it\n%s", s.stderr)
 	}
-}
-
-func pgFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -34,7 +34,7 @@ func StartRedis(t testing.TB) *Redis {
 	// a few.
 	var err error
 	for range 3 {
-		if r.port, err = redisFreePort(); err != nil {
+		if r.port, err = freePort(); err != nil {
 			continue
 		}
 		if err = r.start(); err == nil {
@@ -119,8 +119,8 @@ func redisPing(addr string) bool {
 	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
-// redisFreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func redisFreePort() (int, error) {
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
