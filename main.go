@@ -25,6 +25,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hwebserver/hwebserver/internal/suggest"
 	"github.com/hwebserver/hwebserver/runtime"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/script"
@@ -78,7 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hwebserver: unknown flag %s; flags go after the command, as in: hwebserver run SCRIPT --port 8008\n", args[0])
 		return 2
 	}
-	if s := suggest(args[0], commands); s != "" {
+	if s := suggest.Closest(args[0], commands); s != "" {
 		fmt.Fprintf(stderr, "hwebserver: unknown command %q; did you mean %q?\n", args[0], s)
 	} else {
 		fmt.Fprintf(stderr, "hwebserver: unknown command %q\n", args[0])

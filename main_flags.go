@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/internal/suggest"
 	"github.com/hwebserver/hwebserver/runtime"
 )
 
@@ -137,7 +138,7 @@ func (f *runFlags) explain(err error) error {
 		name := strings.TrimPrefix(msg, "flag provided but not defined: -")
 		names := []string{"help"}
 		f.fs.VisitAll(func(fl *flag.Flag) { names = append(names, fl.Name) })
-		if s := suggest(name, names); s != "" {
+		if s := suggest.Closest(name, names); s != "" {
 			return fmt.Errorf("unknown flag --%s; did you mean --%s?", name, s)
 		}
 		return fmt.Errorf("unknown flag --%s", name)
@@ -208,42 +209,4 @@ func printFlag(w io.Writer, name, arg, doc string, notes []string) {
 		doc += " (" + strings.Join(kept, "; ") + ")"
 	}
 	fmt.Fprintf(w, "%s\n        %s\n", line, doc)
-}
-
-// suggest returns the candidate closest to typed when it is close enough to
-// be a typo (one edit per four characters, at least one), else "".
-func suggest(typed string, candidates []string) string {
-	best, bestD := "", 1+len(typed)/4+1
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(typed), c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// editDistance counts the insertions, deletions, substitutions and swaps of
-// two neighbours that turn a into b (optimal string alignment).
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

@@ -222,15 +222,3 @@ func parseRunCall(t *testing.T, call string) (*bindings.RunConfig, error) {
 	return cfg, perr
 }
 
-func TestEditDistance(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"run", "run", 0}, {"rn", "run", 1}, {"prot", "port", 1}, {"chekc", "check", 1}, {"serve", "run", 4}, {"", "abc", 3},
-	} {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}

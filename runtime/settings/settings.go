@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/internal/suggest"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -193,42 +194,15 @@ func settingHint(key string) string {
 	if advice, ok := houdiniKeys[key]; ok {
 		return " (a Houdini per-port setting that settings files do not take: " + advice + ")"
 	}
-	best, bestDist := "", 4
-	for k := range settingKeys {
-		if d := editDistance(key, k); d < bestDist || (d == bestDist && k < best) {
-			best, bestDist = k, d
-		}
-	}
-	if best != "" {
-		return " (did you mean " + best + "?)"
-	}
 	known := make([]string, 0, len(settingKeys))
 	for k := range settingKeys {
 		known = append(known, k)
 	}
 	sort.Strings(known)
+	if best := suggest.Closest(key, known); best != "" {
+		return " (did you mean " + best + "?)"
+	}
 	return "; known settings: " + strings.Join(known, ", ")
-}
-
-// editDistance is the Levenshtein distance of a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // globalPositions finds where each top-level name is first assigned.

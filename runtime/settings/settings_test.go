@@ -267,14 +267,3 @@ func TestAllowedHosts(t *testing.T) {
 		t.Errorf(`ALLOWED_HOSTS = ["*"]: status %d`, w.Code)
 	}
 }
-
-func TestEditDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"a", "", 1}, {"kitten", "sitting", 3}, {"ALLOWED_HOST", "ALLOWED_HOSTS", 1}} {
-		if got := editDistance(c.a, c.b); got != c.d {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.d)
-		}
-	}
-}
