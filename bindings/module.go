@@ -35,6 +35,8 @@ func NewModule(reg *Registry, host Host) *starlarkstruct.Module {
 		"redirect":         starlark.NewBuiltin("hwebserver.redirect", redirect),
 		"fileResponse":     starlark.NewBuiltin("hwebserver.fileResponse", fileResponse),
 		"APIError":         starlark.NewBuiltin("hwebserver.APIError", apiError),
+		"hashPassword":     starlark.NewBuiltin("hwebserver.hashPassword", hashPassword),
+		"checkPassword":    starlark.NewBuiltin("hwebserver.checkPassword", checkPassword),
 		"run":              runBuiltin(host, reg),
 
 		"registerStaticFilesDirectory": registerStaticBuiltin(reg),

@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -94,7 +95,8 @@ func (reg *Registry) LookupAPI(name string) *APIFunction {
 }
 
 // NormalizePath checks a registered path and strips its trailing slashes:
-// "/a/" and "/a" are one route.
+// "/a/" and "/a" are one route. Paths have no patterns; see RoutePath for
+// the path parameters of URL handlers and WebSockets.
 func NormalizePath(fn, path string) (string, error) {
 	if !strings.HasPrefix(path, "/") {
 		return "", fmt.Errorf("%s: path must start with \"/\", got %q", fn, path)
@@ -111,10 +113,61 @@ func NormalizePath(fn, path string) (string, error) {
 	return "/", nil
 }
 
+// flaskParam finds a Flask or Werkzeug style parameter: <id>, <int:id>.
+var flaskParam = regexp.MustCompile(`<(?:[A-Za-z_]\w*:)?([A-Za-z_]\w*)>`)
+
+// RoutePath checks the path of a URL handler or WebSocket: NormalizePath's
+// rules, except that whole segments may be path parameters, "{name}", each
+// matching one segment ("/users/{id}"). A Flask-style "<int:id>" is refused
+// with the form to write instead.
+func RoutePath(fn, path string) (string, error) {
+	if flaskParam.MatchString(path) {
+		return "", fmt.Errorf("%s: path %q: write path parameters as {name}: %q (Flask's <converter:name> is not supported; convert in the handler, e.g. int(request.pathParam(\"id\")))",
+			fn, path, flaskParam.ReplaceAllString(path, "{$1}"))
+	}
+	seen := map[string]bool{}
+	plain := path
+	for seg := range strings.SplitSeq(path, "/") {
+		if !strings.ContainsAny(seg, "{}") {
+			continue
+		}
+		name, ok := ParamName(seg)
+		if !ok {
+			return "", fmt.Errorf("%s: path %q: segment %q: a path parameter is a whole segment {name}, name a letter or _ then letters, digits or _", fn, path, seg)
+		}
+		if seen[name] {
+			return "", fmt.Errorf("%s: path %q: parameter {%s} appears twice", fn, path, name)
+		}
+		seen[name] = true
+		plain = strings.Replace(plain, seg, "p", 1)
+	}
+	if _, err := NormalizePath(fn, plain); err != nil {
+		return "", err
+	}
+	if p := strings.TrimRight(path, "/"); p != "" {
+		return p, nil
+	}
+	return "/", nil
+}
+
+// ParamName returns name for a path segment "{name}".
+func ParamName(seg string) (string, bool) {
+	if len(seg) < 3 || seg[0] != '{' || seg[len(seg)-1] != '}' {
+		return "", false
+	}
+	name := seg[1 : len(seg)-1]
+	for i, c := range name {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return "", false
+		}
+	}
+	return name, true
+}
+
 // routeTarget checks what urlHandler and webSocket share: the path,
 // normalised, and the ports=[...] argument, as names.
 func routeTarget(fn, path string, ports starlark.Value) (string, []string, error) {
-	norm, err := NormalizePath(fn, path)
+	norm, err := RoutePath(fn, path)
 	if err != nil {
 		return "", nil, err
 	}

@@ -28,6 +28,16 @@ type Request struct {
 	Form      url.Values // urlencoded fields, or the non-file parts of multipart
 	Files     map[string]*UploadedFile
 	LocalPort int
+	// PathParams are the values of the route's {name} segments.
+	PathParams map[string]string
+	// Sessions signs and encrypts request.session(); nil when the settings
+	// have no SECRET_KEY.
+	Sessions *SessionCodec
+	// SetCookie is a Set-Cookie line the response must carry: the session
+	// the handler changed (see SessionCookie).
+	SetCookie string
+
+	session *session // made by the first request.session() call
 
 	query url.Values // parsed on first use
 }
@@ -108,6 +118,18 @@ var requestMethodImpls = map[string]requestMethod{
 	"absoluteURI": requestAbsoluteURI,
 	"header":      requestHeader,
 	"json":        requestJSON,
+	"pathParam":   requestPathParam,
+	"pathParams": noArgs(func(r *Request) (starlark.Value, error) {
+		d := starlark.NewDict(len(r.PathParams))
+		for _, k := range sortedKeys(r.PathParams) {
+			_ = d.SetKey(starlark.String(k), starlark.String(r.PathParams[k]))
+		}
+		return d, nil
+	}),
+	"getAll":      requestGetAll,
+	"basicAuth":   noArgs(requestBasicAuth),
+	"bearerToken": noArgs(requestBearerToken),
+	"session":     requestSession,
 }
 
 var requestMethods = func() map[string]*starlark.Builtin {
@@ -198,8 +220,12 @@ func joinHeader(vs []string) string {
 	return out
 }
 
+// requestJSON parses the body as JSON. Without default, a body that is not
+// JSON ends the request with 400; with it (extension), default is returned
+// instead, so the handler can answer its own error.
 func requestJSON(r *Request, thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+	var def starlark.Value // nil: not given
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "default?", &def); err != nil {
 		return nil, err
 	}
 	body, err := r.bodyBytes()
@@ -208,6 +234,9 @@ func requestJSON(r *Request, thread *starlark.Thread, b *starlark.Builtin, args 
 	}
 	v, err := value.DecodeJSON(thread, body)
 	if err != nil {
+		if def != nil {
+			return def, nil
+		}
 		return nil, &host.HTTPError{Status: http.StatusBadRequest, Message: "request body is not valid JSON: " + err.Error()}
 	}
 	return v, nil

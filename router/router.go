@@ -5,7 +5,10 @@
 // prefix route on the same path; a prefix route matches its path and
 // everything below it on whole segments ("/tool" matches "/tool/x", not
 // "/toolbox"); among prefixes the longest wins; among routes of the same
-// kind on the same path, the later entry wins. The package never imports
+// kind on the same path, the later entry wins. A segment "{name}" is a
+// path parameter that matches any one segment; a static segment beats a
+// parameter in the same place ("/users/me" beats "/users/{id}"), and
+// Params reads the values. The package never imports
 // the runtime: each Route carries the handler the runtime built for it.
 package router
 
@@ -82,7 +85,7 @@ func Build(routes []Route, notFound http.Handler) http.Handler {
 	// without its per-request route context and request copy.
 	static := map[string]http.Handler{}
 	for k, sl := range patterns {
-		if !strings.HasSuffix(k, "*") {
+		if !strings.HasSuffix(k, "*") && !strings.Contains(k, "{") {
 			static[k] = sl.h
 		}
 	}
@@ -125,4 +128,25 @@ func redirectClean(w http.ResponseWriter, r *http.Request, clean string) {
 	}
 	w.Header().Set("Location", u.String())
 	w.WriteHeader(code)
+}
+
+// Params returns the path parameters of the route that matched r, by name
+// ("/users/{id}" and "/users/7" give {"id": "7"}), decoded; nil when the
+// route has none. Call it from the route's handler.
+func Params(r *http.Request) map[string]string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return nil
+	}
+	var out map[string]string
+	for i, k := range rctx.URLParams.Keys {
+		if k == "*" {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(rctx.URLParams.Keys))
+		}
+		out[k] = rctx.URLParams.Values[i]
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package router
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -218,6 +219,48 @@ func TestBuildCleansPaths(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.target, nil))
 		if rec.Code != tc.code || rec.Header().Get("Location") != tc.location {
 			t.Errorf("%s %s: got %d Location %q, want %d %q", tc.method, tc.target, rec.Code, rec.Header().Get("Location"), tc.code, tc.location)
+		}
+	}
+}
+
+// Path parameters match one segment; static segments win over them; the
+// values are decoded.
+func TestPathParams(t *testing.T) {
+	var got map[string]string
+	mark := func(name string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = Params(r)
+			io.WriteString(w, name)
+		})
+	}
+	h := Build([]Route{
+		{Path: "/users/{id}", Handler: mark("user")},
+		{Path: "/users/me", Handler: mark("me")},
+		{Path: "/users/{id}/posts/{post}", Handler: mark("post")},
+		{Path: "/files/{dir}", IsPrefix: true, Handler: mark("files")},
+	}, http.NotFoundHandler())
+	for _, c := range []struct {
+		path, want string
+		params     map[string]string
+	}{
+		{"/users/7", "user", map[string]string{"id": "7"}},
+		{"/users/7/", "user", map[string]string{"id": "7"}},
+		{"/users/me", "me", nil},
+		{"/users/caf%C3%A9", "user", map[string]string{"id": "café"}},
+		{"/users/7/posts/x", "post", map[string]string{"id": "7", "post": "x"}},
+		{"/users/7/extra", "404", nil},
+		{"/files/a/b/c", "files", map[string]string{"dir": "a"}},
+		{"/users", "404", nil},
+	} {
+		got = nil
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+		body := rec.Body.String()
+		if rec.Code == 404 {
+			body = "404"
+		}
+		if body != c.want || !maps.Equal(got, c.params) {
+			t.Errorf("%s: served %q with %v, want %q with %v", c.path, body, got, c.want, c.params)
 		}
 	}
 }

@@ -65,7 +65,7 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 		}
 		return methodNotAllowed(w, r, http.MethodPost, "; API functions are called with POST")
 	}
-	return s.handle("/api", l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
+	return s.handle(gen, "/api", false, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		call, err := apicall.Decode(t.fns, req, r.Header.Get("Content-Type"), req.Form, req.Files)
 		if err != nil {
 			fail := &Failure{Status: err.Status, Message: err.Message}
@@ -85,7 +85,7 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 		}
 		resp, fail := s.call(r, gen, af.Name, call.Callable(), nil, call.Args, call.Kwargs, t.dones[af.Name])
 		if fail == nil {
-			s.writeResponse(w, r, resp)
+			s.respond(w, r, req, resp)
 		}
 		return fail
 	})

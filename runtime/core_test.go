@@ -333,7 +333,7 @@ def ok(request):
 	if code != 500 {
 		t.Errorf("/wrong: %d %q, want 500", code, body)
 	}
-	WaitForLog(t, ts, "returned int, want hwebserver.Response or str")
+	WaitForLog(t, ts, "returned int, want hwebserver.Response, str, dict or list")
 	if code, body, _ := ts.get(t, "/ok"); code != 201 || body != "fine" {
 		t.Errorf("/ok after failures: %d %q", code, body)
 	}

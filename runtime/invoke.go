@@ -11,6 +11,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
+	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
@@ -42,9 +43,10 @@ func (f *Failure) Error() string { return f.Message }
 // handle is the one opening of every handler kind that runs Starlark:
 // the route name for the access log, check (methods, upgrade headers),
 // the body read before the GIL with its temp files removed after the
-// response, then serve. A Failure from any step is written by the one
+// response, the path parameters (when the route has them) and the
+// session codec of the generation's settings, then serve. A Failure from any step is written by the one
 // adapter, writeFailure; serve writes its own successful response.
-func (s *Server) handle(route string, l *listener, check func(w http.ResponseWriter, r *http.Request) *Failure,
+func (s *Server) handle(gen *generation, route string, params bool, l *listener, check func(w http.ResponseWriter, r *http.Request) *Failure,
 	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		middleware.SetRoute(w, route)
@@ -57,6 +59,12 @@ func (s *Server) handle(route string, l *listener, check func(w http.ResponseWri
 		req, temps, fail := s.readRequest(w, r, l)
 		defer temps.RemoveAll()
 		if fail == nil {
+			if params {
+				req.PathParams = router.Params(r)
+			}
+			if st := s.settingsOf(gen); st != nil {
+				req.Sessions = st.Sessions
+			}
 			fail = serve(w, r, req)
 		}
 		if fail != nil {
@@ -97,14 +105,22 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 			return v, nil
 		case starlark.String:
 			return bindings.NewTextResponse(http.StatusOK, "text/html", string(v)), nil
+		case *starlark.Dict, *starlark.List:
+			// As Flask does: a dict or list is a JSON response.
+			body, err := bindings.EncodeJSON(v)
+			if err != nil {
+				msg := fmt.Sprintf("handler %s for %s returned a %s that is not JSON: %v", name, h.Path, v.Type(), err)
+				return nil, &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
+			}
+			return bindings.NewResponse(http.StatusOK, "application/json", body), nil
 		}
-		msg := fmt.Sprintf("handler %s for %s returned %s, want hwebserver.Response or str", name, h.Path, v.Type())
+		msg := fmt.Sprintf("handler %s for %s returned %s, want hwebserver.Response, str, dict or list", name, h.Path, v.Type())
 		return nil, &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
 	}
-	return s.handle(name, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
+	return s.handle(gen, name, strings.Contains(h.Path, "{"), l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		resp, fail := s.call(r, gen, name, h.Fn, req, nil, nil, result)
 		if fail == nil {
-			s.writeResponse(w, r, resp)
+			s.respond(w, r, req, resp)
 		}
 		return fail
 	})
@@ -247,7 +263,11 @@ func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args 
 
 	v, err := starlark.Call(&cf.thread, fn, args, kwargs)
 	if err == nil {
-		return done(v)
+		resp, fail := done(v)
+		if fail == nil && len(args) > 0 {
+			fail = saveSession(args[0])
+		}
+		return resp, fail
 	}
 	if cf.lim.overrun {
 		return nil, &Failure{Status: http.StatusServiceUnavailable,
@@ -258,6 +278,23 @@ func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args 
 		return nil, s.cancelFailure(ctx, err)
 	}
 	return nil, s.scriptFailure(gen, cf.thread.Name, err)
+}
+
+// saveSession computes, still under the GIL, the cookie of a session the
+// handler changed; arg is the call's first argument, the request of URL
+// handlers and API functions.
+func saveSession(arg starlark.Value) *Failure {
+	req, ok := arg.(*bindings.Request)
+	if !ok {
+		return nil
+	}
+	line, err := req.SessionCookie()
+	if err != nil {
+		msg := err.Error()
+		return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: msg, Log: msg}
+	}
+	req.SetCookie = line
+	return nil
 }
 
 // scriptFailure maps an error from Starlark to a status.

@@ -17,6 +17,15 @@ import (
 // automatic Content-Length.
 const smallBody = 2048
 
+// respond sends resp, the answer to req, with the session cookie the
+// handler's changes produced (see call).
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, req *bindings.Request, resp *bindings.Response) {
+	if req.SetCookie != "" {
+		w.Header().Add("Set-Cookie", req.SetCookie)
+	}
+	s.writeResponse(w, r, resp)
+}
+
 // writeResponse sends resp. It runs without the GIL: resp is no longer
 // touched by Starlark once the handler returned it.
 func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bindings.Response) {

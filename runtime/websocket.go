@@ -39,7 +39,7 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 		}
 		return nil
 	}
-	return s.handle(name, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
+	return s.handle(gen, name, strings.Contains(h.Path, "{"), l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		conn := wsconn.New()
 		spec := h.Spec
 		if spec.Connect == nil {

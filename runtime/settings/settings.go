@@ -40,6 +40,9 @@ type Settings struct {
 	AllowedHosts      []string // ALLOWED_HOSTS, lower-case; nil allows every host
 	Address           string   // ADDRESS: the bind address; "" leaves the default
 
+	SecretKey string                 // SECRET_KEY: signs and encrypts session cookies
+	Sessions  *bindings.SessionCodec // made from SecretKey; nil without it
+
 	Store                     string   // STORE: the store backend URL; "" leaves --store or memory
 	HTTPClientMaxResponseSize int64    // HTTP_CLIENT_MAX_RESPONSE_SIZE in bytes; 0 leaves the default (10 MiB)
 	HTTPClientAllowedHosts    []string // HTTP_CLIENT_ALLOWED_HOSTS: host globs the http module may reach; nil: any
@@ -77,6 +80,18 @@ var settingKeys = map[string]func(st *Settings, key string, v starlark.Value) er
 	},
 	"ALLOWED_HOSTS": setAllowedHosts,
 	"ADDRESS":       setAddress,
+	"SECRET_KEY": func(st *Settings, key string, v starlark.Value) error {
+		s, ok := v.(starlark.String)
+		if !ok {
+			return fmt.Errorf("%s: got %s, want str", key, v.Type())
+		}
+		codec, err := bindings.NewSessionCodec(string(s))
+		if err != nil {
+			return err
+		}
+		st.SecretKey, st.Sessions = string(s), codec
+		return nil
+	},
 	"STORE": func(st *Settings, key string, v starlark.Value) error {
 		s, ok := v.(starlark.String)
 		if !ok || s == "" {
