@@ -37,8 +37,11 @@ func ParseScript(filename string, src []byte) (*syntax.File, error) {
 		return nil, err
 	}
 	f, err := FileOptions.Parse(filename, blanked, 0)
-	if err != nil || len(decos) == 0 {
-		return f, err
+	if err != nil {
+		return nil, withHint(err, src)
+	}
+	if len(decos) == 0 {
+		return f, nil
 	}
 	exprs := make([]syntax.Expr, len(decos))
 	for i, d := range decos {
