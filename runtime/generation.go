@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	bhttp "github.com/hwebserver/hwebserver/bindings/http"
+	"github.com/hwebserver/hwebserver/internal/suggest"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
@@ -148,6 +149,20 @@ func (g *generation) routeList(l *listener) string {
 		return "No routes are registered on this port."
 	}
 	return "Routes on this port:\n" + strings.Join(lines, "\n")
+}
+
+// closestRoute returns the registered path on listener l nearest to path,
+// when near enough to be a typo, for the debug 404 page.
+func (g *generation) closestRoute(l *listener, path string) string {
+	var paths []string
+	for _, k := range kinds {
+		for _, e := range k.entries(g.reg) {
+			if strings.HasPrefix(e.what, "/") && onPort(e.ports, l) {
+				paths = append(paths, e.what)
+			}
+		}
+	}
+	return suggest.Closest(strings.TrimRight(path, "/"), paths)
 }
 
 // portHandler is the root handler of listener l. The middleware of every

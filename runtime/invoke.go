@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -31,11 +32,13 @@ var errRequestTimeout = errors.New("request timeout")
 // and what the log gets.
 type Failure struct {
 	Status  int
-	Message string // client-facing
-	Detail  string // backtrace, shown to clients in debug mode only
-	Body    []byte // a ready JSON body ({"error": ...}), overrides Message
-	Quiet   bool   // the client is gone: write nothing
-	Log     string // logged at error level when non-empty
+	Message string        // client-facing
+	Detail  string        // backtrace, shown to clients in debug mode only
+	Trace   *script.Trace // a script error, for the debug page; nil otherwise
+	Form    url.Values    // the request's form, for the debug page
+	Body    []byte        // a ready JSON body ({"error": ...}), overrides Message
+	Quiet   bool          // the client is gone: write nothing
+	Log     string        // logged at error level when non-empty
 }
 
 func (f *Failure) Error() string { return f.Message }
@@ -277,7 +280,11 @@ func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args 
 	if ctx.Err() != nil {
 		return nil, s.cancelFailure(ctx, err)
 	}
-	return nil, s.scriptFailure(gen, cf.thread.Name, err)
+	fail := s.scriptFailure(gen, cf.thread.Name, err)
+	if req, ok := args[0].(*bindings.Request); ok && fail.Trace != nil {
+		fail.Form = req.Form
+	}
+	return nil, fail
 }
 
 // saveSession computes, still under the GIL, the cookie of a session the
@@ -312,7 +319,11 @@ func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure
 		return &Failure{Status: http.StatusUnprocessableEntity, Message: apiErrorText(apiErr), Body: body}
 	}
 	bt := script.Backtrace(err, gen.sourceLine)
-	return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: bt,
+	var tr *script.Trace
+	if s.debug.Load() && gen.loader != nil {
+		tr = script.NewTrace(err, gen.loader.Line)
+	}
+	return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: bt, Trace: tr,
 		Log: fmt.Sprintf("%s failed: %s", name, script.FormatError(err)) + "\n" + bt}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/debugpage"
 	"github.com/hwebserver/hwebserver/runtime/live"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 )
@@ -117,6 +118,10 @@ func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, f *Failure
 	}
 	detail := ""
 	if s.debug.Load() {
+		if f.Trace != nil {
+			s.writeResponse(w, r, debugpage.Error(r, f.Form, f.Status, f.Trace, f.Detail))
+			return
+		}
 		detail = f.Detail
 	}
 	s.writeResponse(w, r, bindings.ErrorResponse(r, f.Message, f.Status, true, detail))
@@ -134,6 +139,9 @@ func (s *Server) notFoundHandler(gen *generation, l *listener) http.Handler {
 		detail := ""
 		if s.debug.Load() {
 			detail = gen.routeList(l)
+			if near := gen.closestRoute(l, r.URL.Path); near != "" {
+				detail = "Did you mean " + near + "?\n\n" + detail
+			}
 		}
 		s.writeResponse(w, r, bindings.NotFound(r, detail))
 	})

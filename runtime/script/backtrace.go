@@ -78,12 +78,23 @@ func Backtrace(err error, source func(file string, line int) string) string {
 		suffix = " in " + stack[n-1].Name
 		stack = stack[:n-1]
 	}
-	for _, fr := range stack {
+	for i := 0; i < len(stack); i++ {
+		fr := stack[i]
 		fmt.Fprintf(&b, "  %s: in %s\n", fr.Pos, fr.Name)
 		if source != nil {
 			if line := source(fr.Pos.Filename(), int(fr.Pos.Line)); line != "" {
 				fmt.Fprintf(&b, "    %s\n", line)
 			}
+		}
+		// Deep recursion repeats one frame thousands of times: say so
+		// once, as Python does, instead of filling the log.
+		same := 0
+		for i+1 < len(stack) && stack[i+1] == fr {
+			i++
+			same++
+		}
+		if same > 0 {
+			fmt.Fprintf(&b, "  [previous frame repeated %d more times]\n", same)
 		}
 	}
 	msg := evalErr.Msg

@@ -136,15 +136,22 @@ func UnwrapPathError(err error) error {
 
 // source returns line n (1-based) of the file displayed as name, if loaded.
 func (l *Loader) SourceLine(name string, n int) string {
+	line, _ := l.Line(name, n)
+	return strings.TrimSpace(line)
+}
+
+// Line returns line n (1-based) of the file loaded as name, as it is, and
+// whether the file has such a line.
+func (l *Loader) Line(name string, n int) (string, bool) {
 	for _, f := range l.order {
 		if f.Display == name && f.Src != nil {
 			lines := strings.Split(string(f.Src), "\n")
 			if n >= 1 && n <= len(lines) {
-				return strings.TrimSpace(lines[n-1])
+				return lines[n-1], true
 			}
 		}
 	}
-	return ""
+	return "", false
 }
 
 // Files lists the files executed so far, in the order they were first
