@@ -265,6 +265,11 @@ func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args 
 	}
 
 	v, err := starlark.Call(&cf.thread, fn, args, kwargs)
+	if err == nil && ctx.Err() != nil {
+		// The handler finished after its deadline (or its client left):
+		// its answer is late, and the limit is what the client gets.
+		return nil, s.cancelFailure(ctx, nil)
+	}
 	if err == nil {
 		resp, fail := done(v)
 		if fail == nil && len(args) > 0 {

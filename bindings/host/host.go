@@ -74,7 +74,12 @@ func Blocking(thread *starlark.Thread, fn func(ctx context.Context)) error {
 	}
 	cs.Lock.Release()
 	fn(cs.Ctx)
-	return cs.Lock.Acquire(cs.Ctx)
+	if err := cs.Lock.Acquire(cs.Ctx); err != nil {
+		return err
+	}
+	// Cancellation is final: a call whose context ended while it waited
+	// must not run on, even when the lock was free to take again.
+	return cs.Ctx.Err()
 }
 
 // HTTPError ends a call with a client-facing status and message, for
