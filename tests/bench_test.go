@@ -213,13 +213,18 @@ func startBenchServer(b *testing.B) *Proc {
 }
 
 // startRawHello builds and runs scripts/rawhello; it returns its URL.
-func startRawHello(b *testing.B) string {
-	bin := filepath.Join(b.TempDir(), "rawhello")
-	build := exec.Command("go", "build", "-o", bin, "../scripts/rawhello")
+func startRawHello(b *testing.B) string { return startBaseline(b, "rawhello") }
+
+// startBaseline builds and runs scripts/NAME with args, a plain Go server
+// that prints "NAME: serving on http://ADDR/" once it listens; it returns
+// its URL and stops it when the benchmark ends.
+func startBaseline(b *testing.B, name string, args ...string) string {
+	bin := filepath.Join(b.TempDir(), name)
+	build := exec.Command("go", "build", "-o", bin, "../scripts/"+name)
 	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building scripts/rawhello: %v\n%s", err, out)
+		b.Fatalf("building scripts/%s: %v\n%s", name, err, out)
 	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -239,13 +244,13 @@ func startRawHello(b *testing.B) string {
 	}()
 	select {
 	case s := <-line:
-		u, ok := strings.CutPrefix(strings.TrimSpace(s), "rawhello: serving on ")
+		u, ok := strings.CutPrefix(strings.TrimSpace(s), name+": serving on ")
 		if !ok {
-			b.Fatalf("rawhello printed %q, want its address", s)
+			b.Fatalf("%s printed %q, want its address", name, s)
 		}
 		return strings.TrimSuffix(u, "/")
 	case <-time.After(20 * time.Second):
-		b.Fatal("rawhello did not start in time")
+		b.Fatalf("%s did not start in time", name)
 		return ""
 	}
 }
