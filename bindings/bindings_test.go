@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings/host"
+	"github.com/hwebserver/hwebserver/bindings/template"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
@@ -57,8 +58,9 @@ type fakeHost struct {
 	runs      []*RunConfig
 }
 
-func (h *fakeHost) DebugMode() bool  { return h.debug }
-func (h *fakeHost) RequestShutdown() { h.shutdowns++ }
+func (h *fakeHost) DebugMode() bool                   { return h.debug }
+func (h *fakeHost) Templates() (*template.Set, error) { return template.Load("testdata/templates") }
+func (h *fakeHost) RequestShutdown()                  { h.shutdowns++ }
 func (h *fakeHost) Run(_ *starlark.Thread, cfg *RunConfig) error {
 	h.runs = append(h.runs, cfg)
 	return nil

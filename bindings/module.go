@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hwebserver/hwebserver/bindings/template"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 )
@@ -21,6 +22,9 @@ type Host interface {
 	// Run starts (or, on a reload, re-attaches) the server for cfg. It may
 	// block until shutdown; it runs on the thread that called run().
 	Run(thread *starlark.Thread, cfg *RunConfig) error
+	// Templates returns the generation's templates (the folder
+	// templates/ beside the script, or the settings' TEMPLATES_DIR).
+	Templates() (*template.Set, error)
 }
 
 // NewModule returns the hwebserver module of one generation: registrations
@@ -36,6 +40,8 @@ func NewModule(reg *Registry, host Host) *starlarkstruct.Module {
 		"fileResponse":     starlark.NewBuiltin("hwebserver.fileResponse", fileResponse),
 		"APIError":         starlark.NewBuiltin("hwebserver.APIError", apiError),
 		"hashPassword":     starlark.NewBuiltin("hwebserver.hashPassword", hashPassword),
+		"renderTemplate":   renderTemplate(host),
+		"templateResponse": templateResponse(host),
 		"checkPassword":    starlark.NewBuiltin("hwebserver.checkPassword", checkPassword),
 		"run":              runBuiltin(host, reg),
 

@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	bhttp "github.com/hwebserver/hwebserver/bindings/http"
+	"github.com/hwebserver/hwebserver/bindings/template"
 	"github.com/hwebserver/hwebserver/internal/suggest"
 
 	"github.com/hwebserver/hwebserver/bindings"
@@ -31,7 +33,11 @@ type generation struct {
 	loader   *script.Loader
 	handlers map[string]http.Handler // by listener name
 	settings *settings.Settings      // the settings file's, nil without one (see settingsOf)
-	http     *bhttp.Client           // the http module's engine, configured by the settings
+	http     *bhttp.Client
+	// The generation's templates, loaded on first use (Server.templates).
+	tmplOnce sync.Once
+	tmpl     *template.Set
+	tmplErr  error // the http module's engine, configured by the settings
 }
 
 // loadGeneration executes the script into a new generation. On the first

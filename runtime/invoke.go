@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hwebserver/hwebserver/bindings/template"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -292,6 +294,21 @@ func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args 
 	return nil, fail
 }
 
+// templateFrame is the debug page's frame of a template error: the
+// template file, with the source around the failing line.
+func templateFrame(te *template.Error) script.Frame {
+	f := script.Frame{File: script.DisplayPath(te.File), Line: te.Line, Col: te.Col, Function: "template"}
+	src, err := os.ReadFile(te.File)
+	if err != nil || te.Line < 1 {
+		return f
+	}
+	lines := strings.Split(string(src), "\n")
+	for n := max(1, te.Line-3); n <= min(len(lines), te.Line+3); n++ {
+		f.Source = append(f.Source, script.SourceLine{N: n, Text: lines[n-1], Failing: n == te.Line})
+	}
+	return f
+}
+
 // saveSession computes, still under the GIL, the cookie of a session the
 // handler changed; arg is the call's first argument, the request of URL
 // handlers and API functions.
@@ -327,6 +344,10 @@ func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure
 	var tr *script.Trace
 	if s.debug.Load() && gen.loader != nil {
 		tr = script.NewTrace(err, gen.loader.Line)
+		var te *template.Error
+		if tr != nil && errors.As(err, &te) {
+			tr.Frames = append(tr.Frames, templateFrame(te))
+		}
 	}
 	return &Failure{Status: http.StatusInternalServerError, Message: "Internal Server Error", Detail: bt, Trace: tr,
 		Log: fmt.Sprintf("%s failed: %s", name, script.FormatError(err)) + "\n" + bt}

@@ -11,6 +11,7 @@ import (
 	bhttp "github.com/hwebserver/hwebserver/bindings/http"
 	bsql "github.com/hwebserver/hwebserver/bindings/sql"
 	"github.com/hwebserver/hwebserver/bindings/store"
+	"github.com/hwebserver/hwebserver/bindings/template"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"github.com/hwebserver/hwebserver/runtime/settings"
 	"go.starlark.net/starlark"
@@ -87,6 +88,7 @@ func (s *Server) predeclareIO(pre starlark.StringDict, gen *generation) {
 // configureIO applies gen's settings (nil: none) to its modules.
 func (s *Server) configureIO(gen *generation, st *settings.Settings) error {
 	gen.http.Configure(httpConfig(st))
+	s.templates(gen) // now, so that live reload watches its files; errors show when a page renders
 	if st != nil && st.Store != "" {
 		return s.io.store.choose(st.Store, st.Path)
 	}
@@ -98,6 +100,22 @@ func httpConfig(st *settings.Settings) bhttp.Config {
 		return bhttp.Config{}
 	}
 	return bhttp.Config{MaxResponseSize: st.HTTPClientMaxResponseSize, AllowedHosts: st.HTTPClientAllowedHosts}
+}
+
+// templates returns gen's templates, loaded once: the folder the settings'
+// TEMPLATES_DIR names, relative to the script, or templates/ beside it.
+func (s *Server) templates(gen *generation) (*template.Set, error) {
+	gen.tmplOnce.Do(func() {
+		dir := "templates"
+		if st := s.settingsOf(gen); st != nil && st.TemplatesDir != "" {
+			dir = st.TemplatesDir
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(scriptDir(s.opts.Script), dir)
+		}
+		gen.tmpl, gen.tmplErr = template.Load(dir)
+	})
+	return gen.tmpl, gen.tmplErr
 }
 
 // close releases the store's and the SQL pools' connections.

@@ -126,6 +126,9 @@ func (g *generation) files() []string {
 	if g.settings != nil {
 		out = append(out, g.settings.Path)
 	}
+	if g.tmpl != nil {
+		out = append(out, g.tmpl.Files()...)
+	}
 	return out
 }
 

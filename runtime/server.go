@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/template"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
@@ -150,6 +151,8 @@ type loadHost struct {
 }
 
 func (h *loadHost) DebugMode() bool { return h.s.debug.Load() }
+
+func (h *loadHost) Templates() (*template.Set, error) { return h.s.templates(h.gen) }
 
 func (h *loadHost) RequestShutdown() {
 	h.s.stopOnce.Do(func() { close(h.s.stopReq) })

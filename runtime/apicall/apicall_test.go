@@ -1,6 +1,7 @@
 package apicall
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/template"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
 )
@@ -46,7 +48,10 @@ def blob(request):
 // apiTestHost is a bindings.Host for scripts that never call run().
 type apiTestHost struct{}
 
-func (apiTestHost) DebugMode() bool                                 { return false }
+func (apiTestHost) DebugMode() bool { return false }
+func (apiTestHost) Templates() (*template.Set, error) {
+	return nil, errors.New("no templates in this test")
+}
 func (apiTestHost) RequestShutdown()                                {}
 func (apiTestHost) Run(*starlark.Thread, *bindings.RunConfig) error { return nil }
 

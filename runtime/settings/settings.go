@@ -43,6 +43,8 @@ type Settings struct {
 	SecretKey string                 // SECRET_KEY: signs and encrypts session cookies
 	Sessions  *bindings.SessionCodec // made from SecretKey; nil without it
 
+	TemplatesDir string // TEMPLATES_DIR: the templates folder, relative to the script; "" means templates/
+
 	Store                     string   // STORE: the store backend URL; "" leaves --store or memory
 	HTTPClientMaxResponseSize int64    // HTTP_CLIENT_MAX_RESPONSE_SIZE in bytes; 0 leaves the default (10 MiB)
 	HTTPClientAllowedHosts    []string // HTTP_CLIENT_ALLOWED_HOSTS: host globs the http module may reach; nil: any
@@ -90,6 +92,14 @@ var settingKeys = map[string]func(st *Settings, key string, v starlark.Value) er
 			return err
 		}
 		st.SecretKey, st.Sessions = string(s), codec
+		return nil
+	},
+	"TEMPLATES_DIR": func(st *Settings, key string, v starlark.Value) error {
+		s, ok := v.(starlark.String)
+		if !ok || s == "" {
+			return fmt.Errorf("%s: got %s, want a folder, such as \"templates\"", key, v)
+		}
+		st.TemplatesDir = string(s)
 		return nil
 	},
 	"STORE": func(st *Settings, key string, v starlark.Value) error {
