@@ -43,6 +43,7 @@ const usage = `hwebserver serves Starlark scripts that use Houdini's hwebserver 
 Usage:
   hwebserver run SCRIPT [flags]     serve the script until Ctrl+C
   hwebserver check SCRIPT [flags]   load the script and list its routes and API functions
+  hwebserver test [PATH...]         run the test_* functions of *_test.star files (see: hwebserver test --help)
   hwebserver version                print the version
   hwebserver help [COMMAND]         print this help, or a command's (as COMMAND --help does)
 
@@ -51,7 +52,7 @@ Docs: docs/README.md in the source tree.
 
 const versionUsage = "Usage: hwebserver version\n\nPrints the versions of hwebserver, Go and go.starlark.net.\n"
 
-var commands = []string{"run", "check", "version", "help"}
+var commands = []string{"run", "check", "test", "version", "help"}
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run", "check":
 		return cmdRun(args[0], args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		if slices.ContainsFunc(args[1:], isHelp) {
 			fmt.Fprint(stdout, versionUsage)

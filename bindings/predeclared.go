@@ -15,15 +15,23 @@ import (
 )
 
 // Predeclared returns the names every script and loaded module sees:
-// hwebserver (the given module), json, math, time (with sleep) and struct.
-// __name__ is added per file by the loader.
+// hwebserver (the given module) and the Standard modules. The runtime adds
+// the modules that hold state outside the script (http, store, sql) and
+// load() adds __name__ per file.
 func Predeclared(hwebserver *starlarkstruct.Module) starlark.StringDict {
+	d := Standard()
+	d["hwebserver"] = hwebserver
+	return d
+}
+
+// Standard returns the modules that need no server: json, math, time (with
+// sleep) and struct. Test files (hwebserver test) see them too.
+func Standard() starlark.StringDict {
 	return starlark.StringDict{
-		"hwebserver": hwebserver,
-		"json":       json.Module,
-		"math":       starmath.Module,
-		"time":       timeModule,
-		"struct":     starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"json":   json.Module,
+		"math":   starmath.Module,
+		"time":   timeModule,
+		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 	}
 }
 

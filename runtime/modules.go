@@ -79,7 +79,7 @@ func (s *Server) predeclareIO(pre starlark.StringDict, gen *generation) {
 	if st == nil {
 		st = s.cliSettings
 	}
-	gen.http = bhttp.NewClient(httpConfig(st))
+	gen.http = bhttp.NewClient(s.httpConfig(st))
 	pre["http"] = gen.http.Module()
 	pre["store"] = s.io.storeMod
 	pre["sql"] = s.io.sqlMod
@@ -87,7 +87,7 @@ func (s *Server) predeclareIO(pre starlark.StringDict, gen *generation) {
 
 // configureIO applies gen's settings (nil: none) to its modules.
 func (s *Server) configureIO(gen *generation, st *settings.Settings) error {
-	gen.http.Configure(httpConfig(st))
+	gen.http.Configure(s.httpConfig(st))
 	s.templates(gen) // now, so that live reload watches its files; errors show when a page renders
 	if st != nil && st.Store != "" {
 		return s.io.store.choose(st.Store, st.Path)
@@ -95,11 +95,12 @@ func (s *Server) configureIO(gen *generation, st *settings.Settings) error {
 	return nil
 }
 
-func httpConfig(st *settings.Settings) bhttp.Config {
-	if st == nil {
-		return bhttp.Config{}
+func (s *Server) httpConfig(st *settings.Settings) bhttp.Config {
+	cfg := bhttp.Config{Transport: s.opts.HTTPTransport}
+	if st != nil {
+		cfg.MaxResponseSize, cfg.AllowedHosts = st.HTTPClientMaxResponseSize, st.HTTPClientAllowedHosts
 	}
-	return bhttp.Config{MaxResponseSize: st.HTTPClientMaxResponseSize, AllowedHosts: st.HTTPClientAllowedHosts}
+	return cfg
 }
 
 // templates returns gen's templates, loaded once: the folder the settings'

@@ -3,9 +3,11 @@ package runtime
 import (
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"go.starlark.net/starlark"
 )
@@ -33,6 +35,18 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Check records run() without binding anything (hwebserver check).
 	Check bool
+	// Test serves the script for `hwebserver test`: run() starts the
+	// server and returns at once (as with in_background=True), nothing is
+	// watched for reload, and Main serves until its context ends.
+	Test bool
+	// Listen opens the listeners (nil: net.Listen); tests pass in-memory
+	// ones (listen.Mem).
+	Listen listen.ListenFunc
+	// HTTPTransport, when set, carries every call of the http module
+	// (t.mockHTTP answers them in tests).
+	HTTPTransport http.RoundTripper
+	// OnStart is called once the listeners serve.
+	OnStart func()
 	// Stdout receives the URLs the server listens on.
 	Stdout io.Writer
 	// Logger and Level: the log and its adjustable minimum level.

@@ -63,7 +63,7 @@ func reloadEnabled(cfg *bindings.RunConfig) bool {
 // reload. It runs on the loading goroutine, before the listeners serve. A
 // watcher that cannot start is an error in the log, not a failed start.
 func (s *Server) startLive(cfg *bindings.RunConfig, gen *generation) {
-	if s.opts.Check || !reloadEnabled(cfg) {
+	if s.opts.Check || s.opts.Test || !reloadEnabled(cfg) {
 		return
 	}
 	w, err := live.NewWatcher(s.log)

@@ -112,7 +112,7 @@ func (s *Server) Main(ctx context.Context) error {
 		s.waitShutdown()
 		return nil
 	}
-	if s.background() {
+	if s.background() || s.opts.Test {
 		s.waitShutdown()
 	}
 	return nil
@@ -171,7 +171,7 @@ func (h *loadHost) Run(thread *starlark.Thread, cfg *bindings.RunConfig) error {
 	if err := s.start(thread, eff, h.gen); err != nil {
 		return err
 	}
-	if eff.InBackground != nil && *eff.InBackground {
+	if s.opts.Test || (eff.InBackground != nil && *eff.InBackground) {
 		return nil
 	}
 	h.detach()
@@ -205,7 +205,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	if addr == "" {
 		addr = DefaultAddress
 	}
-	lns, err := listen.Bind(addr, cfg, s.log)
+	lns, err := listen.Bind(addr, cfg, s.opts.Listen, s.log)
 	if err != nil {
 		return err
 	}
@@ -241,6 +241,9 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		}()
 	}
 	s.started.Store(true)
+	if s.opts.OnStart != nil {
+		s.opts.OnStart()
+	}
 	mode := ""
 	if cfg.Debug {
 		mode = " (debug)"
@@ -278,7 +281,9 @@ func (s *Server) shutdown() {
 
 func (s *Server) doShutdown() {
 	s.stopLive() // first: open live-reload streams must not hold up the drain
-	s.log.Info("shutting down", "grace", s.opts.ShutdownGrace)
+	if !s.opts.Test {
+		s.log.Info("shutting down", "grace", s.opts.ShutdownGrace)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownGrace)
 	defer cancel()
 	// WebSockets first: net/http's Shutdown does not see hijacked

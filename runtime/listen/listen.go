@@ -22,13 +22,20 @@ type Listener struct {
 	Port       int    // the port bound
 }
 
+// ListenFunc opens a listener, as net.Listen does.
+type ListenFunc func(network, address string) (net.Listener, error)
+
 // Bind opens the main listener of cfg at addr (with the up_to_port and
-// free-port fallbacks), then the extra ones of cfg.Ports. On failure
-// nothing stays open and the error is a *bindings.OperationFailed naming
-// the port and the operating system's cause.
-func Bind(addr string, cfg *bindings.RunConfig, log *slog.Logger) ([]*Listener, error) {
+// free-port fallbacks), then the extra ones of cfg.Ports, with open (nil:
+// net.Listen). On failure nothing stays open and the error is a
+// *bindings.OperationFailed naming the port and the operating system's
+// cause.
+func Bind(addr string, cfg *bindings.RunConfig, open ListenFunc, log *slog.Logger) ([]*Listener, error) {
+	if open == nil {
+		open = net.Listen
+	}
 	listen := func(p int) (net.Listener, error) {
-		return net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(p)))
+		return open("tcp", net.JoinHostPort(addr, strconv.Itoa(p)))
 	}
 	ln, err := listen(cfg.Port)
 	if err != nil && cfg.UpToPort > cfg.Port {
