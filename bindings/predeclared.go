@@ -6,6 +6,15 @@ import (
 	"math"
 	"time"
 
+	"github.com/hwebserver/hwebserver/bindings/base64"
+	"github.com/hwebserver/hwebserver/bindings/hashlib"
+	"github.com/hwebserver/hwebserver/bindings/hmac"
+	"github.com/hwebserver/hwebserver/bindings/os"
+	"github.com/hwebserver/hwebserver/bindings/random"
+	"github.com/hwebserver/hwebserver/bindings/re"
+	"github.com/hwebserver/hwebserver/bindings/secrets"
+	"github.com/hwebserver/hwebserver/bindings/uuid"
+
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/lib/json"
 	starmath "go.starlark.net/lib/math"
@@ -25,13 +34,24 @@ func Predeclared(hwebserver *starlarkstruct.Module) starlark.StringDict {
 }
 
 // Standard returns the modules that need no server: json, math, time (with
-// sleep) and struct. Test files (hwebserver test) see them too.
+// sleep), struct, and the Python-named ones: re, hashlib, hmac, base64,
+// secrets, uuid, random (a new one each call, so a seed() lasts one
+// generation) and os (the process's environment). Test files (hwebserver
+// test) see them too. The runtime adds log, which writes to its logger.
 func Standard() starlark.StringDict {
 	return starlark.StringDict{
-		"json":   json.Module,
-		"math":   starmath.Module,
-		"time":   timeModule,
-		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"json":    json.Module,
+		"math":    starmath.Module,
+		"time":    timeModule,
+		"struct":  starlark.NewBuiltin("struct", starlarkstruct.Make),
+		"re":      re.Module,
+		"hashlib": hashlib.Module,
+		"hmac":    hmac.Module,
+		"base64":  base64.Module,
+		"secrets": secrets.Module,
+		"uuid":    uuid.Module,
+		"random":  random.New(),
+		"os":      os.FromProcess(),
 	}
 }
 

@@ -3,10 +3,13 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	blog "github.com/hwebserver/hwebserver/bindings/log"
 
 	bhttp "github.com/hwebserver/hwebserver/bindings/http"
 	bsql "github.com/hwebserver/hwebserver/bindings/sql"
@@ -28,13 +31,14 @@ type ioModules struct {
 	storeMod *starlarkstruct.Module
 	sql      *bsql.Pools
 	sqlMod   *starlarkstruct.Module
+	logMod   *starlarkstruct.Module
 }
 
-func newIOModules(script, cliStore string) *ioModules {
+func newIOModules(script, cliStore string, logger *slog.Logger) *ioModules {
 	dir := scriptDir(script)
 	ref := &storeRef{baseDir: dir, url: cliStore, fixed: cliStore != ""}
 	pools := bsql.NewPools(dir)
-	return &ioModules{store: ref, storeMod: store.NewModule(ref), sql: pools, sqlMod: bsql.NewModule(pools)}
+	return &ioModules{store: ref, storeMod: store.NewModule(ref), sql: pools, sqlMod: bsql.NewModule(pools), logMod: blog.New(logger)}
 }
 
 // scriptDir is the absolute directory of the main script, against which
@@ -70,7 +74,7 @@ func (s *Server) prepareIO() error {
 	return nil
 }
 
-// predeclareIO adds http, store and sql to pre for gen. The http module's
+// predeclareIO adds http, store, sql and log to pre for gen. The http module's
 // settings are the best known now: the serving generation's, else the
 // file given by --settings; configureIO updates them once gen's own
 // settings are read.
@@ -83,6 +87,7 @@ func (s *Server) predeclareIO(pre starlark.StringDict, gen *generation) {
 	pre["http"] = gen.http.Module()
 	pre["store"] = s.io.storeMod
 	pre["sql"] = s.io.sqlMod
+	pre["log"] = s.io.logMod
 }
 
 // configureIO applies gen's settings (nil: none) to its modules.
