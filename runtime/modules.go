@@ -34,8 +34,8 @@ type ioModules struct {
 	logMod   *starlarkstruct.Module
 }
 
-func newIOModules(script, cliStore string, logger *slog.Logger) *ioModules {
-	dir := scriptDir(script)
+func newIOModules(dataDir, cliStore string, logger *slog.Logger) *ioModules {
+	dir := dataDir
 	ref := &storeRef{baseDir: dir, url: cliStore, fixed: cliStore != ""}
 	pools := bsql.NewPools(dir)
 	return &ioModules{store: ref, storeMod: store.NewModule(ref), sql: pools, sqlMod: bsql.NewModule(pools), logMod: blog.New(logger)}

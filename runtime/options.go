@@ -39,6 +39,9 @@ type Options struct {
 	// server and returns at once (as with in_background=True), nothing is
 	// watched for reload, and Main serves until its context ends.
 	Test bool
+	// DataDir is where relative sqlite:PATH databases (sql and store) live;
+	// "" means the script's folder. Tests give each test a fresh one.
+	DataDir string
 	// Listen opens the listeners (nil: net.Listen); tests pass in-memory
 	// ones (listen.Mem).
 	Listen listen.ListenFunc

@@ -73,7 +73,11 @@ func New(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{})}
 	s.printFn = s.print
-	s.io = newIOModules(opts.Script, opts.Store, opts.Logger)
+	dataDir := opts.DataDir
+	if dataDir == "" {
+		dataDir = scriptDir(opts.Script)
+	}
+	s.io = newIOModules(dataDir, opts.Store, opts.Logger)
 	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 	s.debug.Store(opts.CLI.Given["debug"] && opts.CLI.Debug)
 	return s

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -127,10 +128,18 @@ func runTest(tf *testFile, fn *starlark.Function, opts Options) (string, error) 
 	var mems []*listen.Mem
 	mocks := &mockTransport{}
 	ready := make(chan struct{})
+	// Relative sqlite: databases of the app start empty in each test, as
+	// its memory store does.
+	dataDir, err := os.MkdirTemp("", "hwebserver-test-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dataDir)
 	srv := runtime.New(runtime.Options{
-		Script: tf.app,
-		Test:   true,
-		Store:  "memory",
+		Script:  tf.app,
+		Test:    true,
+		Store:   "memory",
+		DataDir: dataDir,
 		Listen: func(_, address string) (net.Listener, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -163,7 +172,7 @@ func runTest(tf *testFile, fn *starlark.Function, opts Options) (string, error) 
 	t := newT(main, mocks)
 	thread := &starlark.Thread{Name: fn.Name(), Print: func(_ *starlark.Thread, msg string) { fmt.Fprintln(logBuf, msg) }}
 	timer := time.AfterFunc(opts.Timeout, func() { thread.Cancel(fmt.Sprintf("the test ran longer than %s (--timeout)", opts.Timeout)) })
-	_, err := starlark.Call(thread, fn, starlark.Tuple{t.value}, nil)
+	_, err = starlark.Call(thread, fn, starlark.Tuple{t.value}, nil)
 	timer.Stop()
 	t.close()
 	cancel()

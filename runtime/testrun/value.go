@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"sort"
 	"strings"
@@ -33,8 +34,10 @@ type testT struct {
 
 func newT(mem *listen.Mem, mocks *mockTransport) *testT {
 	tr := &http.Transport{DialContext: mem.Dial, MaxIdleConnsPerHost: 4}
+	jar, _ := cookiejar.New(nil) // cookies persist between a test's requests, as in a browser
 	t := &testT{mocks: mocks, client: &http.Client{
 		Transport: tr,
+		Jar:       jar,
 		// A test sees redirects as they are: a 302 and its Location.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
