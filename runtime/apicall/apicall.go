@@ -10,6 +10,7 @@
 package apicall
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -144,6 +145,54 @@ func badRequest(format string, args ...any) *host.HTTPError {
 	return &host.HTTPError{Status: http.StatusBadRequest, Message: "Bad Request: " + fmt.Sprintf(format, args...)}
 }
 
+func unknownFunction(name string) *host.HTTPError {
+	return &host.HTTPError{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: unknown API function %q", name)}
+}
+
+// maxUnpeekedCall bounds the json field that is decoded in full when its
+// function's name cannot be read from its start: a malformed call is
+// refused unread beyond that.
+const maxUnpeekedCall = 64 << 10
+
+// peekName reads the function's name from the start of a call
+// ["name", ...] without decoding the rest; ok is false when the field does
+// not start that way.
+func peekName(js string) (string, bool) {
+	i := skipSpace(js, 0)
+	if i >= len(js) || js[i] != '[' {
+		return "", false
+	}
+	i = skipSpace(js, i+1)
+	if i >= len(js) || js[i] != '"' {
+		return "", false
+	}
+	end := i + 1
+	for ; end < len(js); end++ {
+		if js[end] == '\\' {
+			end++
+			continue
+		}
+		if js[end] == '"' {
+			break
+		}
+	}
+	if end >= len(js) {
+		return "", false
+	}
+	var name string
+	if err := json.Unmarshal([]byte(js[i:end+1]), &name); err != nil {
+		return "", false
+	}
+	return name, true
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
 // Decode reads a call from the form of a POST /api request. Style A
 // is the field json=[name, args, kwargs]; style B is cmd_function=name with
 // every other field a str keyword argument. File parts are keyword
@@ -157,6 +206,13 @@ func Decode(fns map[string]*Func, request starlark.Value, contentType string, fo
 		kwargs []starlark.Tuple
 	)
 	if js, ok := lastValue(form, "json"); ok {
+		// The name first, without decoding the arguments: a call of a
+		// function that does not exist costs no decoding, however large.
+		if peeked, ok := peekName(js); ok && fns[peeked] == nil {
+			return nil, unknownFunction(peeked)
+		} else if !ok && len(js) > maxUnpeekedCall {
+			return nil, badRequest("form field json: want an array whose first element is the function's name, as in [\"ns.fn\", [1, 2], {}]")
+		}
 		v, err := decodeJSONField(thread, js)
 		if err != nil {
 			return nil, badRequest("form field json is not valid JSON: %s", err)
@@ -213,7 +269,7 @@ func Decode(fns map[string]*Func, request starlark.Value, contentType string, fo
 	}
 	af := fns[name]
 	if af == nil {
-		return nil, &host.HTTPError{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: unknown API function %q", name)}
+		return nil, unknownFunction(name)
 	}
 	if len(files) > 0 {
 		for _, k := range slices.Sorted(maps.Keys(files)) {

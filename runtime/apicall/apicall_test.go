@@ -303,3 +303,32 @@ func TestAPIEncodeScalar(t *testing.T) {
 		}
 	}
 }
+
+// The function's name is read before anything else is decoded: a call of
+// a function that does not exist is a 404 whatever follows its name, and
+// a call whose start is not ["name", is refused unread when it is large.
+func TestAPIDecodeNameFirst(t *testing.T) {
+	fns := apiTestFuncs(t, apiTestScript)
+	for _, c := range []struct {
+		js     string
+		status int
+		want   string
+	}{
+		{`["nope", ` + strings.Repeat("[", 100000), 404, `unknown API function "nope"`},
+		{` [ "n\u006fpe" , 1]`, 404, `unknown API function "nope"`},
+		{`[1, 2]`, 400, "function name: got a number"},
+		{`[1, ` + strings.Repeat("2,", 40000) + `3]`, 400, "want an array whose first element is the function's name"},
+		{`["rest", [1]]`, 0, ""},
+	} {
+		_, fail := Decode(fns, starlark.None, "application/x-www-form-urlencoded", url.Values{"json": {c.js}}, nil)
+		if c.status == 0 {
+			if fail != nil {
+				t.Errorf("%.40q: %v", c.js, fail)
+			}
+			continue
+		}
+		if fail == nil || fail.Status != c.status || !strings.Contains(fail.Message, c.want) {
+			t.Errorf("%.40q: %+v, want %d %q", c.js, fail, c.status, c.want)
+		}
+	}
+}
