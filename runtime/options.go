@@ -48,7 +48,8 @@ type Options struct {
 	// HTTPTransport, when set, carries every call of the http module
 	// (t.mockHTTP answers them in tests).
 	HTTPTransport http.RoundTripper
-	// OnStart is called once the listeners serve.
+	// OnStart is called once the listeners serve and the script's top
+	// level has finished (Main then serves until its context ends).
 	OnStart func()
 	// Stdout receives the URLs the server listens on.
 	Stdout io.Writer

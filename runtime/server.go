@@ -113,13 +113,23 @@ func (s *Server) Main(ctx context.Context) error {
 		if err := s.start(nil, cfg, gen); err != nil {
 			return err
 		}
+		s.ready()
 		s.waitShutdown()
 		return nil
 	}
 	if s.background() || s.opts.Test {
+		s.ready()
 		s.waitShutdown()
 	}
 	return nil
+}
+
+// ready tells Options.OnStart that the server serves and the top level
+// has finished.
+func (s *Server) ready() {
+	if s.opts.OnStart != nil {
+		s.opts.OnStart()
+	}
 }
 
 // Registry returns the registry of the generation being served (for
@@ -245,9 +255,6 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		}()
 	}
 	s.started.Store(true)
-	if s.opts.OnStart != nil {
-		s.opts.OnStart()
-	}
 	mode := ""
 	if cfg.Debug {
 		mode = " (debug)"
