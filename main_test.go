@@ -221,4 +221,3 @@ func parseRunCall(t *testing.T, call string) (*bindings.RunConfig, error) {
 	}
 	return cfg, perr
 }
-

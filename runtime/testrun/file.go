@@ -44,9 +44,20 @@ func runFile(path string, opts Options) *fileReport {
 	r := &fileReport{file: path}
 	tf, err := loadTestFile(path)
 	if err != nil {
-		fmt.Fprintf(&r.out, "FAIL %s: %s\n", path, script.FormatError(err))
+		msg := script.FormatError(err)
+		if !strings.HasPrefix(msg, path) {
+			msg = path + ": " + msg
+		}
+		fmt.Fprintf(&r.out, "FAIL %s\n", msg)
 		r.loadErr = true
 		return r
+	}
+	if opts.Verbose {
+		for line := range strings.SplitSeq(strings.TrimRight(tf.print.String(), "\n"), "\n") {
+			if line != "" {
+				fmt.Fprintf(&r.out, "    %s\n", line)
+			}
+		}
 	}
 	for _, fn := range tf.tests {
 		if opts.Run != nil && !opts.Run.MatchString(fn.Name()) {
@@ -83,7 +94,7 @@ func loadTestFile(path string) (*testFile, error) {
 	tf := &testFile{path: path, print: &lockedBuffer{}}
 	pre := bindings.Standard()
 	pre["assert"] = assert.Module
-	print := func(thread *starlark.Thread, msg string) { fmt.Fprintln(tf.print, msg) }
+	print := func(thread *starlark.Thread, msg string) { fmt.Fprintf(tf.print, "%s: %s\n", path, msg) }
 	loader := script.NewLoader(pre, print, nil)
 	thread := &starlark.Thread{Name: "load " + path, Load: loader.Load, Print: print}
 	globals, err := loader.ExecMain(thread, path)
@@ -169,9 +180,15 @@ func runTest(tf *testFile, fn *starlark.Function, opts Options) (string, error) 
 	mu.Lock()
 	main := mems[0]
 	mu.Unlock()
-	t := newT(main, mocks)
+	testCtx, stopTest := context.WithCancelCause(context.Background())
+	defer stopTest(nil)
+	t := newT(testCtx, main, mocks)
 	thread := &starlark.Thread{Name: fn.Name(), Print: func(_ *starlark.Thread, msg string) { fmt.Fprintln(logBuf, msg) }}
-	timer := time.AfterFunc(opts.Timeout, func() { thread.Cancel(fmt.Sprintf("the test ran longer than %s (--timeout)", opts.Timeout)) })
+	timer := time.AfterFunc(opts.Timeout, func() {
+		msg := fmt.Sprintf("the test ran longer than %s (--timeout)", opts.Timeout)
+		stopTest(errors.New(msg))
+		thread.Cancel(msg)
+	})
 	_, err = starlark.Call(thread, fn, starlark.Tuple{t.value}, nil)
 	timer.Stop()
 	t.close()

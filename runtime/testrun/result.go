@@ -53,7 +53,7 @@ func (t *testT) websocket(_ *starlark.Thread, b *starlark.Builtin, args starlark
 	if err := setHeaders(h, headers); err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(t.ctx, requestTimeout)
 	defer cancel()
 	conn, resp, err := websocket.Dial(ctx, "ws://localhost"+path, &websocket.DialOptions{HTTPClient: t.client, HTTPHeader: h})
 	if err != nil {
@@ -61,10 +61,10 @@ func (t *testT) websocket(_ *starlark.Thread, b *starlark.Builtin, args starlark
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		return nil, fmt.Errorf("%s: %s: the handshake failed (status %d): %v", b.Name(), path, status, err)
+		return nil, fmt.Errorf("%s: %s: the handshake failed (status %d): %v", b.Name(), path, status, causeOf(ctx, err))
 	}
 	t.sockets = append(t.sockets, conn)
-	ws := &testSocket{conn: conn}
+	ws := &testSocket{conn: conn, ctx: t.ctx}
 	return starlarkstruct.FromStringDict(starlark.String("hwebserver.TestWebSocket"), starlark.StringDict{
 		"send":    starlark.NewBuiltin("ws.send", ws.send),
 		"receive": starlark.NewBuiltin("ws.receive", ws.receive),
@@ -74,6 +74,7 @@ func (t *testT) websocket(_ *starlark.Thread, b *starlark.Builtin, args starlark
 
 type testSocket struct {
 	conn *websocket.Conn
+	ctx  context.Context // the test's
 }
 
 func (ws *testSocket) send(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -90,10 +91,10 @@ func (ws *testSocket) send(_ *starlark.Thread, b *starlark.Builtin, args starlar
 	default:
 		return nil, fmt.Errorf("%s: got %s, want str (a text message) or bytes (a binary one)", b.Name(), data.Type())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(ws.ctx, requestTimeout)
 	defer cancel()
 	if err := ws.conn.Write(ctx, typ, []byte(msg)); err != nil {
-		return nil, fmt.Errorf("%s: %v", b.Name(), err)
+		return nil, fmt.Errorf("%s: %v", b.Name(), causeOf(ctx, err))
 	}
 	return starlark.None, nil
 }
@@ -101,11 +102,15 @@ func (ws *testSocket) send(_ *starlark.Thread, b *starlark.Builtin, args starlar
 // receive returns the next message, str or bytes, or None once the server
 // closed the connection; it fails after timeout seconds without one.
 func (ws *testSocket) receive(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	timeout := 5.0
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout?", &timeout); err != nil {
+	var tv starlark.Value = starlark.Float(5)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "timeout?", &tv); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout*float64(time.Second)))
+	timeout, ok := starlark.AsFloat(tv)
+	if !ok || timeout <= 0 {
+		return nil, fmt.Errorf("%s: timeout: got %s, want a number of seconds > 0", b.Name(), tv)
+	}
+	ctx, cancel := context.WithTimeout(ws.ctx, time.Duration(timeout*float64(time.Second)))
 	defer cancel()
 	typ, data, err := ws.conn.Read(ctx)
 	switch {
@@ -115,6 +120,8 @@ func (ws *testSocket) receive(_ *starlark.Thread, b *starlark.Builtin, args star
 		return starlark.Bytes(data), nil
 	case websocket.CloseStatus(err) != -1:
 		return starlark.None, nil
+	case context.Cause(ws.ctx) != nil:
+		return nil, fmt.Errorf("%s: %v", b.Name(), context.Cause(ws.ctx))
 	case errors.Is(err, context.DeadlineExceeded):
 		return nil, fmt.Errorf("%s: no message within %gs", b.Name(), timeout)
 	}

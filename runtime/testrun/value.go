@@ -26,16 +26,17 @@ const requestTimeout = 30 * time.Second
 
 // testT is the t a test function receives.
 type testT struct {
+	ctx     context.Context // ends with the test (its --timeout): requests stop too
 	client  *http.Client
 	mocks   *mockTransport
 	sockets []*websocket.Conn
 	value   *starlarkstruct.Struct
 }
 
-func newT(mem *listen.Mem, mocks *mockTransport) *testT {
+func newT(ctx context.Context, mem *listen.Mem, mocks *mockTransport) *testT {
 	tr := &http.Transport{DialContext: mem.Dial, MaxIdleConnsPerHost: 4}
 	jar, _ := cookiejar.New(nil) // cookies persist between a test's requests, as in a browser
-	t := &testT{mocks: mocks, client: &http.Client{
+	t := &testT{ctx: ctx, mocks: mocks, client: &http.Client{
 		Transport: tr,
 		Jar:       jar,
 		// A test sees redirects as they are: a 302 and its Location.
@@ -112,11 +113,11 @@ func (t *testT) api(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 }
 
 func (t *testT) do(thread *starlark.Thread, b *starlark.Builtin, req *http.Request) (starlark.Value, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(t.ctx, requestTimeout)
 	defer cancel()
 	resp, err := t.client.Do(req.WithContext(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s %s: %v", b.Name(), req.Method, req.URL.RequestURI(), err)
+		return nil, fmt.Errorf("%s: %s %s: %v", b.Name(), req.Method, req.URL.RequestURI(), causeOf(ctx, err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -155,6 +156,15 @@ func (t *testT) mockHTTP(_ *starlark.Thread, b *starlark.Builtin, args starlark.
 	}
 	t.mocks.add(m)
 	return starlark.None, nil
+}
+
+// causeOf explains err by the context's cause when the context ended: the
+// test's timeout, rather than "context canceled".
+func causeOf(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil {
+		return cause
+	}
+	return err
 }
 
 // buildRequest makes a test request: query added to path's own, data as a
