@@ -11,6 +11,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/internal/suggest"
 	"github.com/hwebserver/hwebserver/runtime"
+	"github.com/hwebserver/hwebserver/runtime/memguard"
 )
 
 // runFlags are the flags of `hwebserver run` and `check`: one per run()
@@ -52,12 +53,48 @@ func newRunFlags(cmd string) *runFlags {
 	fs.StringVar(&f.opts.Address, opt("address"), runtime.DefaultAddress, "bind `address`; 0.0.0.0 listens on every interface; when not typed, the settings file's ADDRESS wins")
 	fs.Uint64Var(&f.opts.MaxSteps, opt("max-steps"), 0, "Starlark execution `steps` one handler call may take (0: no limit); over it: 503")
 	fs.DurationVar(&f.opts.RequestTimeout, opt("request-timeout"), 0, "wall-clock time one handler call may take (0: no limit); over it: 503")
+	fs.Var(&memoryFlag{f}, opt("max-memory"), "the memory `limit`, as 512MiB, 2GiB or 50% (0: no limit); past it the running handler is stopped with 503 and the server serves on (docs/concurrency.md)")
 	fs.IntVar(&f.opts.Backlog, opt("backlog"), runtime.DefaultBacklog, "at most `n` requests wait for a worker; more get 503")
 	fs.DurationVar(&f.opts.QueueTimeout, opt("queue-timeout"), runtime.DefaultQueueTimeout, "longest wait for a worker before 503")
 	fs.DurationVar(&f.opts.ShutdownGrace, opt("shutdown-grace"), runtime.DefaultShutdownGrace, "on Ctrl+C, how long open requests may finish")
 	fs.StringVar(&f.opts.Store, opt("store"), "", "the store backend `URL`: memory (the default), sqlite:PATH (relative to the script) or redis://[user:pass@]host:port/db; wins over the settings file's STORE")
 	f.opts.CLI = f.cli
 	return f
+}
+
+// memoryFlag is --max-memory: a size or a share of the memory, into
+// Options.MaxMemory (0 left: the default; typed 0: off, stored as -1).
+type memoryFlag struct{ f *runFlags }
+
+func (m *memoryFlag) String() string {
+	if m == nil || m.f == nil || m.f.opts.MaxMemory == 0 {
+		mem := memguard.Available()
+		if mem.Total <= 0 {
+			return "" // unknown memory: no guard by default
+		}
+		where := "the machine's"
+		if mem.Source == "cgroup" {
+			where = "the cgroup's"
+		}
+		return fmt.Sprintf("%d%% of %s memory, %s here", memguard.DefaultShare, where, memguard.FormatBytes(memguard.DefaultLimit()))
+	}
+	if m.f.opts.MaxMemory < 0 {
+		return "0"
+	}
+	return memguard.FormatBytes(m.f.opts.MaxMemory)
+}
+
+func (m *memoryFlag) Set(s string) error {
+	n, err := memguard.ParseLimit(s, memguard.Available().Total)
+	if err != nil {
+		m.f.err = fmt.Errorf("--max-memory %s: %w", s, err)
+		return m.f.err
+	}
+	if n == 0 {
+		n = -1 // typed 0: off
+	}
+	m.f.opts.MaxMemory = n
+	return nil
 }
 
 // paramFlag is the flag.Value of one flag of a run() parameter: the

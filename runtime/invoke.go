@@ -18,6 +18,7 @@ import (
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/memguard"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/script"
@@ -30,6 +31,10 @@ import (
 const switchCheckSteps = 10_000
 
 var errRequestTimeout = errors.New("request timeout")
+
+// errMemoryLimit names the stop of a call by the memory guard
+// (runtime/memguard, --max-memory).
+var errMemoryLimit = errors.New("memory limit")
 
 // Failure is a call that did not produce a Response: what the client gets
 // and what the log gets.
@@ -147,6 +152,9 @@ type callFrame struct {
 	lock   sched.Handle
 	lim    callLimits
 	argv   [1]starlark.Value // the request, for handlers called with it alone
+	// work is the call as the memory guard sees it: the GIL handle reports
+	// to it, run brackets the execution with it.
+	work memguard.Work
 }
 
 var framePool = sync.Pool{New: func() any {
@@ -159,7 +167,8 @@ var framePool = sync.Pool{New: func() any {
 // newFrame returns a frame ready to run a call named name for ctx.
 func (s *Server) newFrame(ctx context.Context, name string) *callFrame {
 	cf := framePool.Get().(*callFrame)
-	cf.lock = sched.Handle{GIL: &s.gil}
+	cf.lock = sched.Handle{GIL: &s.gil, Observer: &cf.work}
+	cf.work.Guard = &s.guard
 	cf.state = host.State{Ctx: ctx, Lock: &cf.lock}
 	cf.lim = callLimits{s: s, ctx: ctx, lock: &cf.lock, maxSteps: s.opts.MaxSteps}
 	t := &cf.thread
@@ -205,8 +214,11 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 	}
 	thread.SetMaxExecutionSteps(next)
 	// Cancellation is polled here rather than pushed by context.AfterFunc,
-	// which costs 6 allocations per call: a done request stops within
-	// switchCheckSteps steps.
+	// which costs 6 allocations per call. The memory guard's watcher
+	// (runtime/memguard) polls it too, every few milliseconds while the
+	// call holds the GIL, and cancels the thread, which stops at its next
+	// step: a step can allocate a gigabyte, so switchCheckSteps steps are
+	// too many to wait.
 	if c.ctx.Err() != nil {
 		thread.Cancel(context.Cause(c.ctx).Error())
 		return
@@ -267,7 +279,12 @@ func (s *Server) run(cf *callFrame, gen *generation, fn starlark.Callable, args 
 		return nil, s.cancelFailure(ctx, nil)
 	}
 
+	cf.work.Begin(&cf.thread, ctx)
 	v, err := starlark.Call(&cf.thread, fn, args, kwargs)
+	stopped := cf.work.End() // the memory guard stopped the call
+	if err != nil && stopped {
+		return nil, s.memoryFailure(cf.thread.Name)
+	}
 	if err == nil && ctx.Err() != nil {
 		// The handler finished after its deadline (or its client left):
 		// its answer is late, and the limit is what the client gets.
@@ -368,6 +385,14 @@ func (s *Server) admissionFailure(ctx context.Context, err error) *Failure {
 	}
 	s.log.Warn("request refused", "reason", err.Error(), "waiting", s.pool.Waiting())
 	return &Failure{Status: http.StatusServiceUnavailable, Message: "Service Unavailable: " + err.Error()}
+}
+
+// memoryFailure is the 503 of a call the memory guard stopped.
+func (s *Server) memoryFailure(name string) *Failure {
+	limit := fmt.Sprintf("%d MiB", s.guard.Limit()>>20)
+	return &Failure{Status: http.StatusServiceUnavailable,
+		Message: fmt.Sprintf("Service Unavailable: %s: the handler was stopped after the server passed its memory limit of %s (--max-memory)", errMemoryLimit, limit),
+		Log:     fmt.Sprintf("%s: stopped by the memory guard: the server passed its memory limit of %s (--max-memory)", name, limit)}
 }
 
 // cancelFailure explains a call stopped by its context.

@@ -28,6 +28,12 @@ type Options struct {
 	// MaxSteps and RequestTimeout limit one handler call (0: no limit).
 	MaxSteps       uint64
 	RequestTimeout time.Duration
+	// MaxMemory is the memory guard's limit on the live Go heap, in bytes
+	// (--max-memory; runtime/memguard): past it the call holding the GIL
+	// is stopped with 503. 0 means the default, memguard.DefaultShare
+	// percent of the cgroup's or the machine's memory; a negative value
+	// turns the guard off.
+	MaxMemory int64
 	// Store is the store backend URL typed on the command line (--store);
 	// "" leaves it to the settings' STORE, else memory.
 	Store string

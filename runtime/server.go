@@ -19,6 +19,7 @@ import (
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/memguard"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/settings"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
@@ -44,6 +45,10 @@ type Server struct {
 
 	gil  sched.GIL
 	pool *sched.Pool
+	// guard is the memory guard (--max-memory): it watches the heap and
+	// the deadline of the call holding the GIL. Started by start, stopped
+	// by doShutdown.
+	guard memguard.Guard
 
 	cfg       *bindings.RunConfig // effective run() configuration, set by start
 	debug     atomic.Bool
@@ -236,6 +241,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		}
 	}
 	s.startLive(cfg, gen)
+	s.startGuard()
 	errLog := log.New(&httpErrorLog{s.log}, "", 0)
 	for _, l := range s.listeners {
 		l.srv = &http.Server{
@@ -266,6 +272,23 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		fmt.Fprintf(s.opts.Stdout, "hwebserver: serving %s on http://%s/ [%s]%s\n", s.opts.Script, net.JoinHostPort(listen.DisplayHost(addr), strconv.Itoa(l.Port)), l.Name, mode)
 	}
 	return nil
+}
+
+// startGuard starts the memory guard with the limit of --max-memory.
+func (s *Server) startGuard() {
+	limit := s.opts.MaxMemory
+	switch {
+	case limit == 0:
+		limit = memguard.DefaultLimit()
+	case limit < 0:
+		limit = 0 // off: the watcher still ends calls past their deadline
+	}
+	s.guard.Start(memguard.Config{Limit: limit, Logger: s.log})
+	if limit > 0 {
+		s.log.Log(context.Background(), logs.LevelDetail, "memory guard", "limit_mib", limit>>20)
+	} else {
+		s.log.Log(context.Background(), logs.LevelDetail, "memory guard off")
+	}
 }
 
 func (s *Server) closeListeners() {
@@ -318,6 +341,7 @@ func (s *Server) doShutdown() {
 	wg.Wait()
 	s.cancelBase(errShuttingDown)
 	s.serveWG.Wait()
+	s.guard.Stop()
 }
 
 // httpErrorLog sends net/http's own complaints (bad TLS, panics) to the log.

@@ -96,11 +96,21 @@ func (g *GIL) Contended() bool { return g.nwait.Load() > 0 }
 // sys.setswitchinterval).
 const SwitchInterval = 5 * time.Millisecond
 
+// Observer is told when a handle takes the lock and when it gives it up;
+// the memory guard (runtime/memguard) watches the holder this way. Both
+// run on the handle's goroutine and must be cheap.
+type Observer interface {
+	Held()     // after the lock was taken
+	Released() // before the lock is given up
+}
+
 // Handle is one call's view of the GIL: it remembers whether the call
 // holds it, so a failed re-acquire is never followed by a second release.
 type Handle struct {
-	GIL  *GIL
-	held bool
+	GIL *GIL
+	// Observer, when set, sees every acquisition and release (memory guard).
+	Observer Observer
+	held     bool
 	// waitedSince is when this holder first saw others waiting, zero
 	// while nobody waits: the switch interval runs from there, as in
 	// Python, where a waiter asks the holder to drop the lock once it
@@ -117,12 +127,18 @@ func (h *Handle) Acquire(ctx context.Context) error {
 	}
 	h.held = true
 	h.waitedSince = time.Time{}
+	if h.Observer != nil {
+		h.Observer.Held()
+	}
 	return nil
 }
 
 func (h *Handle) Release() {
 	if h.held {
 		h.held = false
+		if h.Observer != nil {
+			h.Observer.Released()
+		}
 		h.GIL.Release()
 	}
 }
