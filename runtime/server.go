@@ -20,6 +20,7 @@ import (
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/memguard"
+	"github.com/hwebserver/hwebserver/runtime/modules"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/settings"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
@@ -69,7 +70,7 @@ type Server struct {
 
 	sockets wsconn.Set // open WebSocket connections, closed at shutdown
 
-	io          *ioModules         // state of the http, store and sql modules (modules.go)
+	io          *modules.State     // state behind store, sql and log (runtime/modules)
 	cliSettings *settings.Settings // the file of --settings, read before the first load
 }
 
@@ -82,7 +83,7 @@ func New(opts Options) *Server {
 	if dataDir == "" {
 		dataDir = scriptDir(opts.Script)
 	}
-	s.io = newIOModules(dataDir, opts.Store, opts.Logger)
+	s.io = modules.New(dataDir, opts.Store, opts.Logger)
 	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 	s.debug.Store(opts.CLI.Given["debug"] && opts.CLI.Debug)
 	return s
@@ -93,7 +94,7 @@ func New(opts Options) *Server {
 // clean shutdown and the script's or the listeners' error otherwise.
 func (s *Server) Main(ctx context.Context) error {
 	s.ctx = ctx
-	defer s.io.close()
+	defer s.io.Close()
 	if err := s.prepareIO(); err != nil {
 		return err
 	}
