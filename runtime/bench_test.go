@@ -116,7 +116,7 @@ var rawHelloHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Reque
 // empty, is sent as an urlencoded form.
 func benchServe(b *testing.B, s *Server, h http.Handler, parallel bool, method, target, body string, wantStatus int) {
 	b.Helper()
-	base := httptest.NewRequest(method, target, nil)
+	base := httptest.NewRequest(method, "http://localhost"+target, nil)
 	if body != "" {
 		base.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		base.ContentLength = int64(len(body))
@@ -184,7 +184,7 @@ func BenchmarkInProcessHello(b *testing.B) {
 func BenchmarkInProcessAPI(b *testing.B) {
 	s, h := benchServer(b)
 	body := url.Values{"json": {`["bench.add",[1,2],{}]`}}.Encode()
-	r := httptest.NewRequest(http.MethodPost, "/api", strings.NewReader(body))
+	r := httptest.NewRequest(http.MethodPost, "http://localhost/api", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)

@@ -227,8 +227,8 @@ func (s *Server) settingsOf(g *generation) *settings.Settings {
 
 // withSettings applies the settings' Host check and CORS to next.
 func (s *Server) withSettings(st *settings.Settings, next http.Handler) http.Handler {
-	return st.Wrap(next, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
-		s.log.Warn("request for a host not in ALLOWED_HOSTS", "host", r.Host, "path", r.URL.Path)
+	return st.Wrap(next, s.loopback, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+		s.log.Warn("request for a host the server does not serve", "host", r.Host, "path", r.URL.Path)
 		s.writeResponse(w, r, bindings.ErrorResponse(r, msg, status, true, ""))
 	})
 }

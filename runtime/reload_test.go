@@ -92,7 +92,7 @@ func (w *lineSignal) Write(p []byte) (int, error) {
 func get(t *testing.T, h http.Handler, path string) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	req := httptest.NewRequest("GET", path, nil)
+	req := httptest.NewRequest("GET", "http://localhost"+path, nil)
 	req.Header.Set("Accept", "text/html,*/*") // as a browser asks
 	h.ServeHTTP(rec, req)
 	if rec.Code != 200 {
@@ -311,7 +311,7 @@ func TestStoppedLiveServerIsFreed(t *testing.T) {
 		streamDone := make(chan struct{})
 		go func() {
 			defer close(streamDone)
-			s.portHandler(s.listeners[0]).ServeHTTP(events, httptest.NewRequest("GET", "/__hwebserver/events?v="+s.live.version(2), nil))
+			s.portHandler(s.listeners[0]).ServeHTTP(events, httptest.NewRequest("GET", "http://localhost/__hwebserver/events?v="+s.live.version(2), nil))
 		}()
 		cancel()
 		if err := <-done; err != nil {
@@ -336,7 +336,7 @@ func TestLiveEndpointsOnlyInDebug(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.portHandler(s.listeners[0]).ServeHTTP(w, r) })
 	code := func() int {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/__hwebserver/livereload.js", nil))
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "http://localhost/__hwebserver/livereload.js", nil))
 		return rec.Code
 	}
 	if c := code(); c != 200 {

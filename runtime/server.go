@@ -69,6 +69,9 @@ type Server struct {
 	bodies       body.Reader     // request bodies being read
 
 	sockets wsconn.Set // open WebSocket connections, closed at shutdown
+	// loopback: the listeners are bound to a loopback address, so that
+	// without ALLOWED_HOSTS only loopback Host names are served.
+	loopback bool
 
 	io          *modules.State     // state behind store, sql and log (runtime/modules)
 	cliSettings *settings.Settings // the file of --settings, read before the first load
@@ -224,6 +227,9 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	}
 	if addr == "" {
 		addr = DefaultAddress
+	}
+	if ip := net.ParseIP(addr); addr == "localhost" || (ip != nil && ip.IsLoopback()) {
+		s.loopback = true
 	}
 	lns, err := listen.Bind(addr, cfg, s.opts.Listen, s.log)
 	if err != nil {

@@ -316,16 +316,16 @@ hwebserver.run(port=0, max_request_size=1048576)
 	p := Start(t, dir, "app.star")
 	pid := p.Pid()
 	const body = 5 << 20
-	if code, msg := testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", strings.NewReader("hello")); code != 200 || msg != "got 5 bytes" {
+	if code, msg := testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", strings.NewReader("hello")); code != 200 || msg != "got 5 bytes" {
 		t.Fatalf("small body: %d %q", code, msg)
 	}
 	before := vmRSS(t, pid)
 	for i := range 4 {
-		code, msg := testbin.RawRequest(t, p.URL, fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", body), io.LimitReader(zeros{}, body))
+		code, msg := testbin.RawRequest(t, p.URL, fmt.Sprintf("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n", body), io.LimitReader(zeros{}, body))
 		if code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "limit of 1048576 bytes") {
 			t.Fatalf("Content-Length body %d: %d %q, want 413 naming the limit", i, code, msg)
 		}
-		code, msg = testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", &chunkedReader{left: body})
+		code, msg = testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n", &chunkedReader{left: body})
 		if code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "limit of 1048576 bytes") {
 			t.Fatalf("chunked body %d: %d %q, want 413 naming the limit", i, code, msg)
 		}
@@ -336,7 +336,7 @@ hwebserver.run(port=0, max_request_size=1048576)
 		t.Errorf("RSS grew by %d KiB over 8 refused bodies of %d KiB: the server buffers what it refuses", growth>>10, body>>10)
 	}
 	// At the limit is fine, and the connection-level refusals left the server serving.
-	code, msg := testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &chunkedReader{left: 1048576})
+	code, msg := testbin.RawRequest(t, p.URL, "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", &chunkedReader{left: 1048576})
 	if code != 200 || msg != "got 1048576 bytes" {
 		t.Errorf("body at the limit: %d %q", code, msg)
 	}

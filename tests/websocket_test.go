@@ -1184,9 +1184,9 @@ def count(request):
 `)
 	upgrade := "Connection: Upgrade\r\nUpgrade: websocket\r\n"
 	for _, c := range []struct{ name, head, want string }{
-		{"no key", "GET /ws HTTP/1.1\r\nHost: x\r\n" + upgrade + "Sec-WebSocket-Version: 13\r\n\r\n", "Sec-WebSocket-Key"},
-		{"old version", "GET /ws HTTP/1.1\r\nHost: x\r\n" + upgrade + "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "Sec-WebSocket-Version"},
-		{"POST", "POST /ws HTTP/1.1\r\nHost: x\r\n" + upgrade + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\n\r\n", "must be a GET"},
+		{"no key", "GET /ws HTTP/1.1\r\nHost: localhost\r\n" + upgrade + "Sec-WebSocket-Version: 13\r\n\r\n", "Sec-WebSocket-Key"},
+		{"old version", "GET /ws HTTP/1.1\r\nHost: localhost\r\n" + upgrade + "Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", "Sec-WebSocket-Version"},
+		{"POST", "POST /ws HTTP/1.1\r\nHost: localhost\r\n" + upgrade + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\n\r\n", "must be a GET"},
 	} {
 		code, body := testbin.RawRequest(t, p.URL, c.head, strings.NewReader(""))
 		if code != http.StatusBadRequest || !strings.Contains(body, c.want) {

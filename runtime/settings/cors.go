@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -12,17 +13,28 @@ import (
 // and CORS headers. It runs before routing and without the GIL, so it
 // covers every response: handler results and the 400, 404, 405, 413 and
 // 500 pages alike. A request for a host not allowed goes to refuse with
-// the status and message to answer. With nothing to enforce (st nil
-// included) it returns next unchanged.
-func (st *Settings) Wrap(next http.Handler, refuse func(w http.ResponseWriter, r *http.Request, status int, msg string)) http.Handler {
-	if st == nil || (st.AllowedHosts == nil && !st.corsEnabled()) {
+// the status and message to answer.
+//
+// loopback says the listener is bound to a loopback address: without
+// ALLOWED_HOSTS, only loopback host names (localhost, 127.0.0.1, [::1])
+// are served then, as Django does in debug mode, so that a web page can
+// not reach the server through a name of its own (DNS rebinding). With
+// nothing to enforce (st nil included) Wrap returns next unchanged.
+func (st *Settings) Wrap(next http.Handler, loopback bool, refuse func(w http.ResponseWriter, r *http.Request, status int, msg string)) http.Handler {
+	listed := st != nil && st.AllowedHosts != nil
+	cors := st != nil && st.corsEnabled()
+	loopbackOnly := loopback && !listed
+	if !listed && !cors && !loopbackOnly {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		preflight := st.cors(w, r)
-		if st.AllowedHosts != nil && !st.hostAllowed(r.Host) {
-			msg := fmt.Sprintf("Bad Request: invalid Host header %q; the server's settings (ALLOWED_HOSTS) do not list it", r.Host)
-			refuse(w, r, http.StatusBadRequest, msg)
+		preflight := cors && st.cors(w, r)
+		switch {
+		case listed && !st.hostAllowed(r.Host):
+			refuse(w, r, http.StatusBadRequest, fmt.Sprintf("Bad Request: invalid Host header %q; the server's settings (ALLOWED_HOSTS) do not list it", r.Host))
+			return
+		case loopbackOnly && !loopbackHost(r.Host):
+			refuse(w, r, http.StatusBadRequest, fmt.Sprintf("Bad Request: invalid Host header %q; a server bound to a loopback address serves only loopback host names (localhost, 127.0.0.1, [::1]) unless the settings' ALLOWED_HOSTS lists others", r.Host))
 			return
 		}
 		if preflight {
@@ -32,6 +44,23 @@ func (st *Settings) Wrap(next http.Handler, refuse func(w http.ResponseWriter, r
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// loopbackHost reports whether the Host header names this machine by a
+// loopback name or address; an empty Host (HTTP/1.0) is let through.
+func loopbackHost(hostport string) bool {
+	if hostport == "" {
+		return true
+	}
+	host, ok := splitHost(hostport)
+	if !ok {
+		return false
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 func (st *Settings) corsEnabled() bool { return len(st.origins) > 0 || st.CORSAllowAll }

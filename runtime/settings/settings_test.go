@@ -114,7 +114,7 @@ func settingsHandler(t *testing.T, src string, inner http.Handler) http.Handler 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Wrap(inner, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	return st.Wrap(inner, false, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
 		http.Error(w, msg, status)
 	})
 }
