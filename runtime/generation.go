@@ -172,7 +172,8 @@ func (g *generation) closestRoute(l *listener, path string) string {
 }
 
 // portHandler is the root handler of listener l. The middleware of every
-// listener, outermost first: panic recovery, the live-reload endpoints
+// listener, outermost first: panic recovery, CONNECT and TRACE refused,
+// the live-reload endpoints
 // (debug mode), the access log; then the generation pinned for the whole
 // request, whose own handler applies the settings (Host, CORS) and routes.
 func (s *Server) portHandler(l *listener) http.Handler {
@@ -183,7 +184,7 @@ func (s *Server) portHandler(l *listener) http.Handler {
 		}
 		gen.handlers[l.Name].ServeHTTP(w, r)
 	})
-	return middleware.Recover(s.log)(s.liveEndpoints(middleware.AccessLog(s.log, s.opts.Level)(h)))
+	return middleware.Recover(s.log)(middleware.RefuseTunnels(s.liveEndpoints(middleware.AccessLog(s.log, s.opts.Level)(h))))
 }
 
 // liveEndpoints serves the live-reload endpoints in debug mode: no

@@ -27,6 +27,10 @@ import (
 	"go.starlark.net/starlark"
 )
 
+// maxHeaderBytes caps a request's header block: larger ones get 431
+// (net/http allows 4 KiB over it for its own reading).
+const maxHeaderBytes = 32 << 10
+
 // errShuttingDown is the cancellation cause of calls cut off by a stop.
 var errShuttingDown = errors.New("the server is shutting down")
 
@@ -255,7 +259,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 			Handler:           s.portHandler(l),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    1 << 20,
+			MaxHeaderBytes:    maxHeaderBytes,
 			BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
 			ErrorLog:          errLog,
 		}

@@ -8,11 +8,23 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
 )
+
+// maxFields bounds the fields of a query string or urlencoded form, as Go's
+// url.ParseQuery and Django (DATA_UPLOAD_MAX_NUMBER_FIELDS) do; more is a
+// 400, never a silently empty GET() or POST().
+const maxFields = 10_000
+
+func tooManyFields(query string) bool { return strings.Count(query, "&")+1 > maxFields }
+
+func fieldsFailure(what string) *host.HTTPError {
+	return &host.HTTPError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: %s has more than %d fields", what, maxFields)}
+}
 
 // maxFormSize bounds urlencoded bodies that are parsed into fields.
 const maxFormSize = 64 << 20
@@ -45,6 +57,9 @@ func (b *rawBody) Bytes() ([]byte, error) {
 // Temp files it makes are added to temps, which the caller removes after
 // the response. A body that cannot be read gives the status to answer.
 func (rd *Reader) Read(w http.ResponseWriter, r *http.Request, req *bindings.Request, temps *bindings.TempFiles, lim Limits) *host.HTTPError {
+	if tooManyFields(r.URL.RawQuery) {
+		return fieldsFailure("the query string")
+	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
@@ -84,6 +99,9 @@ func parseBody(req *bindings.Request, body io.Reader, size int64, contentType st
 		data, err := raw.Bytes()
 		if err != nil {
 			return bodyFailure(err, lim.MaxRequest)
+		}
+		if tooManyFields(string(data)) {
+			return fieldsFailure("the form")
 		}
 		// Lenient, as Django and Python's parse_qs are: a malformed pair
 		// (a bad %-escape, a ';') is skipped and the raw body stays readable.

@@ -425,3 +425,29 @@ func readRequest(rd *Reader, lim Limits, w http.ResponseWriter, r *http.Request)
 	}
 	return req, temps, nil
 }
+
+// Issue 13, finding 6: more than 10,000 query or form fields is a 400 that
+// says so, not a silently empty GET() or POST(); 10,000 are fine.
+func TestTooManyFields(t *testing.T) {
+	srv := bodyServer(t, 1<<30, 1<<20, nil)
+	fields := func(n int) string { return strings.Repeat("a=1&", n-1) + "a=1" }
+	for _, c := range []struct {
+		name, query, form string
+		status            int
+	}{
+		{"query at the limit", fields(10_000), "", 200},
+		{"query over", fields(10_001), "", 400},
+		{"form at the limit", "", fields(10_000), 200},
+		{"form over", "", fields(10_001), 400},
+	} {
+		resp, err := http.Post(srv.URL+"/?"+c.query, "application/x-www-form-urlencoded", strings.NewReader(c.form))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || (c.status == 400 && !strings.Contains(string(body), "more than 10000 fields")) {
+			t.Errorf("%s: %d %s", c.name, resp.StatusCode, body)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 // Package middleware holds the concerns that cut across every listener,
 // each a func(http.Handler) http.Handler as in chi's middleware package:
-// [Recover] (a panic is a 500, not a dropped connection) and [AccessLog]
+// [Recover] (a panic is a 500, not a dropped connection), [RefuseTunnels]
+// (CONNECT and TRACE are 405) and [AccessLog]
 // (one line per request at verbosity "medium"). The runtime composes them
 // in one place, Server.portHandler. Safe for concurrent use.
 package middleware
