@@ -7,7 +7,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -43,14 +42,7 @@ func copyExample(t *testing.T) string {
 }
 
 // The example's own Starlark tests pass under `hwebserver test`.
-func TestAppTestStar(t *testing.T) {
-	cmd := exec.Command(binary, "test")
-	cmd.Dir = copyExample(t)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "4 passed, 0 failed") {
-		t.Fatalf("hwebserver test: %v\n%s", err, out)
-	}
-}
+func TestAppTestStar(t *testing.T) { testbin.RunStarTests(t, binary, copyExample(t)) }
 
 // A browser's round: the form, the redirect, the flash, the escaped entry,
 // the entry page, and the session cookie's attributes.

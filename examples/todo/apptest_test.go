@@ -2,12 +2,8 @@ package todo_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"regexp"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/hwebserver/hwebserver/internal/testbin"
 )
@@ -18,31 +14,8 @@ import (
 // relative, so each test gets one in a fresh folder of its own: the
 // todo.db next to app.star must come out of the run unchanged.
 func TestAppTestStar(t *testing.T) {
-	src, err := os.ReadFile("app_test.star")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, m := range regexp.MustCompile(`(?m)^def (test_\w+)\(`).FindAllSubmatch(src, -1) {
-		names = append(names, string(m[1]))
-	}
-	if len(names) == 0 {
-		t.Fatal("app_test.star defines no test_ function")
-	}
 	before, beforeErr := os.ReadFile("todo.db")
-	p := testbin.Spawn(t, binary, "", "test")
-	if code := p.Wait(60 * time.Second); code != 0 {
-		t.Fatalf("hwebserver test exited with %d, want 0\n%s%s", code, p.Stdout(), p.Stderr())
-	}
-	out := p.Stdout()
-	for _, name := range names {
-		if !regexp.MustCompile(`(?m)^PASS ` + name + ` \(`).MatchString(out) {
-			t.Errorf("no PASS line for %s", name)
-		}
-	}
-	if want := fmt.Sprintf("%d passed, 0 failed\n", len(names)); !strings.HasSuffix(out, want) {
-		t.Errorf("the output does not end with %q:\n%s", want, out)
-	}
+	testbin.RunStarTests(t, binary, ".")
 	after, afterErr := os.ReadFile("todo.db")
 	if (beforeErr == nil) != (afterErr == nil) || !bytes.Equal(before, after) {
 		t.Errorf("hwebserver test changed todo.db next to app.star (before: %d bytes, %v; after: %d bytes, %v)", len(before), beforeErr, len(after), afterErr)
