@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/hwebserver/hwebserver/internal/testbin"
@@ -37,24 +36,7 @@ func BenchmarkAPIVsGo(b *testing.B) {
 			defer hwLoad.close()
 			goLoad.run(b, 1000)
 			hwLoad.run(b, 1000)
-			chunk := max(b.N/helloVsRawRounds, 1)
-			var ratios, gos, hws []float64
-			b.ResetTimer()
-			for i := range helloVsRawRounds {
-				var g, h float64
-				if i%2 == 0 {
-					g, h = goLoad.run(b, chunk), hwLoad.run(b, chunk)
-				} else {
-					h, g = hwLoad.run(b, chunk), goLoad.run(b, chunk)
-				}
-				ratios, gos, hws = append(ratios, h/g), append(gos, g), append(hws, h)
-			}
-			b.StopTimer()
-			b.ReportMetric(median(ratios), "x-go")
-			b.ReportMetric(median(gos), "go-req/s")
-			b.ReportMetric(median(hws), "hws-req/s")
-			b.ReportMetric(slices.Min(ratios), "x-go-min")
-			b.ReportMetric(slices.Max(ratios), "x-go-max")
+			interleave(b, goLoad, hwLoad, "go", "hws", "x-go")
 		})
 	}
 }

@@ -102,24 +102,32 @@ func BenchmarkHelloVsRaw(b *testing.B) {
 	// Warm both up: connections open, code paths and the GC paced.
 	rawLoad.run(b, 2000)
 	helloLoad.run(b, 2000)
+	interleave(b, rawLoad, helloLoad, "raw", "hello", "x-raw")
+}
+
+// interleave serves b.N requests from base and b.N from subject, in
+// helloVsRawRounds rounds whose order alternates, and reports the median
+// per-round ratio subject/base as ratioName (with its min and max) and the
+// median req/s of each: drifts in the machine's load affect both alike.
+func interleave(b *testing.B, base, subject *load, baseName, subjectName, ratioName string) {
 	chunk := max(b.N/helloVsRawRounds, 1)
-	var ratios, raws, hellos []float64
+	var ratios, bases, subjects []float64
 	b.ResetTimer()
 	for i := range helloVsRawRounds {
-		var r, h float64
+		var x, y float64
 		if i%2 == 0 {
-			r, h = rawLoad.run(b, chunk), helloLoad.run(b, chunk)
+			x, y = base.run(b, chunk), subject.run(b, chunk)
 		} else {
-			h, r = helloLoad.run(b, chunk), rawLoad.run(b, chunk)
+			y, x = subject.run(b, chunk), base.run(b, chunk)
 		}
-		ratios, raws, hellos = append(ratios, h/r), append(raws, r), append(hellos, h)
+		ratios, bases, subjects = append(ratios, y/x), append(bases, x), append(subjects, y)
 	}
 	b.StopTimer()
-	b.ReportMetric(median(ratios), "x-raw")
-	b.ReportMetric(median(raws), "raw-req/s")
-	b.ReportMetric(median(hellos), "hello-req/s")
-	b.ReportMetric(slices.Min(ratios), "x-raw-min")
-	b.ReportMetric(slices.Max(ratios), "x-raw-max")
+	b.ReportMetric(median(ratios), ratioName)
+	b.ReportMetric(median(bases), baseName+"-req/s")
+	b.ReportMetric(median(subjects), subjectName+"-req/s")
+	b.ReportMetric(slices.Min(ratios), ratioName+"-min")
+	b.ReportMetric(slices.Max(ratios), ratioName+"-max")
 }
 
 func median(v []float64) float64 {
