@@ -148,6 +148,9 @@ func cmdRun(cmd string, args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.opts.RequestTimeout == 0 {
+		f.opts.RequestTimeout = -1 // typed 0: no limit (runtime's 0 is the default)
+	}
 	srv := runtime.New(f.opts)
 	if err := srv.Main(ctx); err != nil {
 		fmt.Fprintln(stderr, script.FormatError(err))

@@ -52,7 +52,7 @@ func newRunFlags(cmd string) *runFlags {
 	opt := func(name string) string { f.server = append(f.server, name); return name }
 	fs.StringVar(&f.opts.Address, opt("address"), runtime.DefaultAddress, "bind `address`; 0.0.0.0 listens on every interface; when not typed, the settings file's ADDRESS wins")
 	fs.Uint64Var(&f.opts.MaxSteps, opt("max-steps"), 0, "Starlark execution `steps` one handler call may take (0: no limit); over it: 503")
-	fs.DurationVar(&f.opts.RequestTimeout, opt("request-timeout"), 0, "wall-clock time one handler call may take (0: no limit); over it: 503")
+	fs.DurationVar(&f.opts.RequestTimeout, opt("request-timeout"), runtime.DefaultRequestTimeout, "wall-clock time one handler call may take (0: no limit); over it: 503")
 	fs.Var(&memoryFlag{f}, opt("max-memory"), "the memory `limit`, as 512MiB, 2GiB or 50% (0: no limit); past it the running handler is stopped with 503 and the server serves on (docs/concurrency.md)")
 	fs.IntVar(&f.opts.Backlog, opt("backlog"), runtime.DefaultBacklog, "at most `n` requests wait for a worker; more get 503")
 	fs.DurationVar(&f.opts.QueueTimeout, opt("queue-timeout"), runtime.DefaultQueueTimeout, "longest wait for a worker before 503")

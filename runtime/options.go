@@ -25,7 +25,9 @@ type Options struct {
 	// how long one waits. Both answer 503 with Retry-After when exceeded.
 	Backlog      int
 	QueueTimeout time.Duration
-	// MaxSteps and RequestTimeout limit one handler call (0: no limit).
+	// MaxSteps limits one handler call's Starlark steps (0: no limit).
+	// RequestTimeout bounds its wall-clock time: 0 means
+	// DefaultRequestTimeout, a negative value no limit.
 	MaxSteps       uint64
 	RequestTimeout time.Duration
 	// MaxMemory is the memory guard's limit on the live Go heap, in bytes
@@ -71,7 +73,11 @@ const (
 	DefaultBacklog       = 1024
 	DefaultQueueTimeout  = 30 * time.Second
 	DefaultShutdownGrace = 10 * time.Second
-	DefaultAddress       = "127.0.0.1"
+	// DefaultRequestTimeout bounds a handler call unless the operator
+	// says otherwise: four `while True` handlers must not hold every
+	// worker for ever (issue 13, finding 8).
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultAddress        = "127.0.0.1"
 )
 
 func (o *Options) setDefaults() {
@@ -80,6 +86,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Backlog <= 0 {
 		o.Backlog = DefaultBacklog
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = DefaultRequestTimeout
 	}
 	if o.QueueTimeout <= 0 {
 		o.QueueTimeout = DefaultQueueTimeout
