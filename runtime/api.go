@@ -66,7 +66,21 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 		return methodNotAllowed(w, r, http.MethodPost, "; API functions are called with POST")
 	}
 	return s.handle(gen, "/api", false, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
-		call, err := apicall.Decode(t.fns, req, r.Header.Get("Content-Type"), req.Form, req.Files)
+		// Work is bounded before it is paid for: the function's name is
+		// checked, then a pool slot taken, and only then are the
+		// arguments decoded, so that a flood of large calls waits in the
+		// backlog instead of decoding all at once.
+		name, err := apicall.Name(t.fns, req.Form)
+		if err == nil {
+			if fail := s.admit(r.Context(), name); fail != nil {
+				return fail
+			}
+			defer s.pool.Release()
+		}
+		var call *apicall.Call
+		if err == nil {
+			call, err = apicall.Decode(t.fns, req, r.Header.Get("Content-Type"), req.Form, req.Files)
+		}
 		if err != nil {
 			fail := &Failure{Status: err.Status, Message: err.Message}
 			if fail.Status == http.StatusNotFound {
@@ -83,7 +97,7 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 			}
 			s.log.Log(r.Context(), level, fmt.Sprintf("/api %s: dropped keyword argument(s) it does not declare: %s", af.Name, strings.Join(call.Dropped, ", ")))
 		}
-		resp, fail := s.call(r, gen, af.Name, call.Callable(), nil, call.Args, call.Kwargs, t.dones[af.Name])
+		resp, fail := s.callAdmitted(r, gen, af.Name, call.Callable(), nil, call.Args, call.Kwargs, t.dones[af.Name])
 		if fail == nil {
 			s.respond(w, r, req, resp)
 		}

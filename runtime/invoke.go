@@ -241,13 +241,27 @@ func (c *callLimits) onMaxSteps(thread *starlark.Thread) {
 // request, and the request limits. done converts the result while the GIL
 // is still held.
 func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
-	ctx := r.Context()
-	queued := s.waitStart()
-	if err := s.pool.Acquire(ctx); err != nil {
-		return nil, s.admissionFailure(ctx, err)
+	if fail := s.admit(r.Context(), name); fail != nil {
+		return nil, fail
 	}
 	defer s.pool.Release()
+	return s.callAdmitted(r, gen, name, fn, req, args, kwargs, done)
+}
+
+// admit takes a pool slot for the call named name, waiting in the backlog;
+// the caller releases it (s.pool.Release) when the call is done.
+func (s *Server) admit(ctx context.Context, name string) *Failure {
+	queued := s.waitStart()
+	if err := s.pool.Acquire(ctx); err != nil {
+		return s.admissionFailure(ctx, err)
+	}
 	s.logWait(ctx, "a worker", name, queued)
+	return nil
+}
+
+// callAdmitted is call for a request that already holds a pool slot.
+func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
+	ctx := r.Context()
 	if s.opts.RequestTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.RequestTimeout, errRequestTimeout)

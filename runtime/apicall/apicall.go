@@ -145,6 +145,23 @@ func badRequest(format string, args ...any) *host.HTTPError {
 	return &host.HTTPError{Status: http.StatusBadRequest, Message: "Bad Request: " + fmt.Sprintf(format, args...)}
 }
 
+// Name returns the name of the function a POST /api form calls, read
+// without decoding its arguments, or the 404 of a function fns does not
+// have. A form it cannot read a name from gives "" and no error: Decode
+// then says what is wrong with it.
+func Name(fns map[string]*Func, form url.Values) (string, *host.HTTPError) {
+	name, ok := "", false
+	if js, has := lastValue(form, "json"); has {
+		name, ok = peekName(js)
+	} else {
+		name, ok = lastValue(form, "cmd_function")
+	}
+	if ok && fns[name] == nil {
+		return "", unknownFunction(name)
+	}
+	return name, nil
+}
+
 func unknownFunction(name string) *host.HTTPError {
 	return &host.HTTPError{Status: http.StatusNotFound, Message: fmt.Sprintf("Not Found: unknown API function %q", name)}
 }

@@ -332,3 +332,30 @@ func TestAPIDecodeNameFirst(t *testing.T) {
 		}
 	}
 }
+
+// Name reads the called function's name without decoding the arguments,
+// in both call styles; a missing function is its 404.
+func TestAPIName(t *testing.T) {
+	fns := apiTestFuncs(t, apiTestScript)
+	for _, c := range []struct {
+		form   url.Values
+		name   string
+		status int
+	}{
+		{url.Values{"json": {`["rest", ` + strings.Repeat("[", 1000)}}, "rest", 0},
+		{url.Values{"json": {`["nope", 1]`}}, "", 404},
+		{url.Values{"cmd_function": {"geo.vector_length"}}, "geo.vector_length", 0},
+		{url.Values{"cmd_function": {"nope"}}, "", 404},
+		{url.Values{"json": {`{}`}}, "", 0},
+		{url.Values{}, "", 0},
+	} {
+		name, err := Name(fns, c.form)
+		status := 0
+		if err != nil {
+			status = err.Status
+		}
+		if name != c.name || status != c.status {
+			t.Errorf("%v: %q, %d; want %q, %d", c.form, name, status, c.name, c.status)
+		}
+	}
+}
