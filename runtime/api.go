@@ -10,6 +10,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/apicall"
+	"github.com/hwebserver/hwebserver/runtime/failure"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"go.starlark.net/starlark"
@@ -63,7 +64,7 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 		if r.Method == http.MethodPost {
 			return nil
 		}
-		return methodNotAllowed(w, r, http.MethodPost, "; API functions are called with POST")
+		return failure.MethodNotAllowed(w, r, http.MethodPost, "; API functions are called with POST")
 	}
 	return s.handle(gen, "/api", false, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		// Work is bounded before it is paid for: the function's name is

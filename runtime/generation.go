@@ -46,7 +46,14 @@ func (s *Server) loadGeneration(ctx context.Context, reload bool) (*generation, 
 	gen := &generation{id: s.genSeq.Add(1), reg: &bindings.Registry{}}
 	h := &loadHost{s: s, gen: gen, reload: reload, detach: func() bool { return false }}
 	pre := bindings.Predeclared(bindings.NewModule(gen.reg, h))
-	s.predeclareIO(pre, gen)
+	// The http module's settings are the best known now: the serving
+	// generation's, else the file given by --settings; configureIO
+	// updates them once gen's own settings are read.
+	st := s.settingsOf(gen)
+	if st == nil {
+		st = s.cliSettings
+	}
+	gen.http = s.io.Predeclare(pre, st)
 	for k, v := range s.opts.Predeclared {
 		pre[k] = v
 	}
@@ -133,7 +140,7 @@ func (s *Server) openStatic(mounts []*bindings.StaticMount) map[*bindings.Static
 // staticHandler serves mount m from src, logged under the route "static PREFIX".
 func (s *Server) staticHandler(m *bindings.StaticMount, src static.Source, notFound http.Handler) http.Handler {
 	route := "static " + m.Prefix
-	h := static.Handler(m.Prefix, src, notFound, s.refuse)
+	h := static.Handler(m.Prefix, src, notFound, s.fail.Refuse)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		middleware.SetRoute(w, route)
 		h.ServeHTTP(w, r)
@@ -193,7 +200,7 @@ func (s *Server) portHandler(l *listener) http.Handler {
 func (s *Server) liveEndpoints(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.live != nil && strings.HasPrefix(r.URL.Path, live.Prefix) && s.debug.Load() {
-			s.withSettings(s.settingsOf(s.current.Load()), s.live.hub).ServeHTTP(w, r)
+			s.withSettings(s.settingsOf(s.current.Load()), s.live.Hub).ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)

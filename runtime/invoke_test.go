@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hwebserver/hwebserver/bindings/host"
+	"github.com/hwebserver/hwebserver/runtime/callframe"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -32,12 +33,12 @@ def work():
 	for i := range 50 {
 		ctx := context.WithValue(context.Background(), ctxKey{}, i)
 		name := fmt.Sprintf("call-%d", i)
-		cf := s.newFrame(ctx, name)
-		th := &cf.thread
+		cf := callframe.Get(&s.env, ctx, name)
+		th := &cf.Thread
 		if th.Name != name || th.ExecutionSteps() != 0 {
 			t.Fatalf("call %d: thread %q with %d steps, want %q with 0", i, th.Name, th.ExecutionSteps(), name)
 		}
-		if cs := host.Of(th); cs.Ctx != ctx || cs.Lock != &cf.lock {
+		if cs := host.Of(th); cs.Ctx != ctx || cs.Lock != &cf.Lock {
 			t.Fatalf("call %d: the thread's call state is not this call's", i)
 		}
 		v, err := starlark.Call(th, work, nil, nil)
@@ -49,7 +50,7 @@ def work():
 		}
 		th.Cancel("left cancelled by the previous call")
 		th.Steps = 1 << 40
-		cf.free()
+		cf.Free()
 	}
 }
 

@@ -4,11 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 
-	bhttp "github.com/hwebserver/hwebserver/bindings/http"
 	"github.com/hwebserver/hwebserver/bindings/template"
-	"github.com/hwebserver/hwebserver/runtime/modules"
 	"github.com/hwebserver/hwebserver/runtime/settings"
-	"go.starlark.net/starlark"
 )
 
 // scriptDir is the absolute directory of the main script, against which
@@ -44,34 +41,10 @@ func (s *Server) prepareIO() error {
 	return nil
 }
 
-// predeclareIO adds http, store, sql and log to pre for gen. The http module's
-// settings are the best known now: the serving generation's, else the
-// file given by --settings; configureIO updates them once gen's own
-// settings are read.
-func (s *Server) predeclareIO(pre starlark.StringDict, gen *generation) {
-	st := s.settingsOf(gen)
-	if st == nil {
-		st = s.cliSettings
-	}
-	gen.http = bhttp.NewClient(s.httpConfig(st))
-	pre["http"] = gen.http.Module()
-	pre["store"] = s.io.StoreModule
-	pre["sql"] = s.io.SQLModule
-	pre["log"] = s.io.LogModule
-}
-
 // configureIO applies gen's settings (nil: none) to its modules.
 func (s *Server) configureIO(gen *generation, st *settings.Settings) error {
-	gen.http.Configure(s.httpConfig(st))
 	s.templates(gen) // now, so that live reload watches its files; errors show when a page renders
-	if st != nil && st.Store != "" {
-		return s.io.Store.Choose(st.Store, st.Path)
-	}
-	return nil
-}
-
-func (s *Server) httpConfig(st *settings.Settings) bhttp.Config {
-	return modules.HTTPConfig(s.opts.HTTPTransport, st)
+	return s.io.Configure(gen.http, st)
 }
 
 // templates returns gen's templates, loaded once: the folder the settings'

@@ -106,8 +106,3 @@ func (o *Options) setDefaults() {
 		o.Logger = logs.NewLogger(io.Discard, o.Level)
 	}
 }
-
-// mergeRun applies the operator's flags over the script's run() arguments.
-func mergeRun(script, cli *bindings.RunConfig) *bindings.RunConfig {
-	return bindings.MergeRun(script, cli)
-}

@@ -1,24 +1,15 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
-	goruntime "runtime"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
-	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/script"
 )
 
@@ -28,26 +19,12 @@ import (
 // is complete at that point.
 var errRunEnds = errors.New("run() blocks until shutdown: the rest of the top level runs then")
 
-// reloader is the live-reload machinery of a server: the file watcher, the
-// debounce loop that executes the script into new generations, and the
-// hub that tells open pages about it. Reloads run one at a time on the
-// loop's goroutine; the other fields are safe for concurrent use.
+// reloader is the live reload of a server: live.Reloader's watcher, loop
+// and hub, driving reload below.
 type reloader struct {
-	s      *Server
-	w      *live.Watcher
-	hub    *live.Hub
-	boot   string // differs per process, so a page of a restarted server reloads too
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the watcher and loop goroutines ended
-
-	// Touched by startLive, then by reloads only (one at a time).
-	failing    bool     // the last reload failed
-	restartMsg string   // run() arguments that differ from the running ones
-	goodFiles  []string // the files of the serving generation
-
-	reloads  atomic.Int64  // published generations
-	failures atomic.Int64  // failed reloads
-	freed    *atomic.Int64 // generations collected by the garbage collector (see track)
+	*live.Reloader
+	s          *Server
+	restartMsg string // run() arguments that differ from the running ones; touched by reloads only
 }
 
 // reloadEnabled reports the effective reload_source_changes: it follows
@@ -66,47 +43,29 @@ func (s *Server) startLive(cfg *bindings.RunConfig, gen *generation) {
 	if s.opts.Check || s.opts.Test || !reloadEnabled(cfg) {
 		return
 	}
-	w, err := live.NewWatcher(s.log)
+	lr, err := live.New(s.log, s.opts.Script, gen.id)
 	if err != nil {
 		s.log.Error("live reload is off: " + err.Error())
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	rl := &reloader{s: s, w: w, cancel: cancel, done: make(chan struct{}), freed: new(atomic.Int64),
-		boot: strconv.FormatInt(time.Now().UnixNano(), 36)}
-	rl.hub = live.NewHub(live.State{Version: rl.version(gen.id)})
-	rl.track(gen)
-	c := &live.Coalescer{Quiet: live.QuietPeriod, MaxDelay: live.MaxDelay, Patience: live.Patience, Reload: rl.reload}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); w.Run(ctx) }()
-	go func() { defer wg.Done(); c.Run(ctx, w.Out) }()
-	go func() { wg.Wait(); close(rl.done) }()
-	// The serving generation's files, read here once: with in_background
-	// its top level may still run, and load more, while reloads happen.
-	rl.goodFiles = gen.files()
-	rl.watch(ctx, gen, nil) // also catches a save made while the script loaded
+	rl := &reloader{Reloader: lr, s: s}
+	live.Track(lr, gen, gen.id)
 	s.live = rl
-	s.log.Log(ctx, logs.LevelDetail, "live reload: watching", "files", rl.display(rl.goodFiles))
+	lr.Start(gen.files(), gen.loader.Files(), rl.reload)
 }
 
 // stopLive ends the event streams, cancels a running reload and stops the
 // watcher. Called first thing on shutdown, so open pages never hold it up.
 func (s *Server) stopLive() {
-	rl := s.live
-	if rl == nil {
-		return
+	if s.live != nil {
+		s.live.Stop()
 	}
-	rl.hub.Close()
-	rl.cancel()
-	<-rl.done
-	rl.w.Close()
 }
 
 // runInReload is run() called by a reload's top level: nothing binds, the
 // listeners stay. A run() that would block ends the top level successfully.
 func (s *Server) runInReload(cfg *bindings.RunConfig) error {
-	eff := mergeRun(cfg, s.opts.CLI)
+	eff := bindings.MergeRun(cfg, s.opts.CLI)
 	if eff.InBackground != nil && *eff.InBackground {
 		return nil
 	}
@@ -132,15 +91,6 @@ func (g *generation) files() []string {
 	return out
 }
 
-// isEmptyFile reports whether path names an existing empty file.
-func isEmptyFile(path string) bool {
-	if path == "" {
-		return false
-	}
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular() && st.Size() == 0
-}
-
 // emptyFile names a file the load found empty, or returns "".
 func (g *generation) emptyFile() string {
 	for _, f := range g.loader.Files() {
@@ -149,28 +99,6 @@ func (g *generation) emptyFile() string {
 		}
 	}
 	return ""
-}
-
-// version names generation id of this process for the live-reload client.
-func (rl *reloader) version(id uint64) string {
-	return rl.boot + "." + strconv.FormatUint(id, 10)
-}
-
-// track counts gen as freed once the garbage collector reclaims it: the
-// proof that nothing holds on to old generations. Nothing the cleanup
-// holds may reach gen, or gen is never freed: it gets a counter of its own
-// and the logger, never rl (rl.s.current is gen).
-func (rl *reloader) track(gen *generation) {
-	goruntime.AddCleanup(gen, func(c genCleanup) {
-		c.freed.Add(1)
-		c.log.Log(context.Background(), logs.LevelDetail, "generation released", "generation", c.id)
-	}, genCleanup{freed: rl.freed, log: rl.s.log, id: gen.id})
-}
-
-type genCleanup struct {
-	freed *atomic.Int64
-	log   *slog.Logger
-	id    uint64
 }
 
 // reload executes the script into a new generation and publishes it if its
@@ -194,38 +122,30 @@ func (rl *reloader) reload(ctx context.Context, changed []string) {
 	// Checked again after reading the settings: no ALLOWED_HOSTS or CORS
 	// for a moment would be worse than waiting for the write.
 	if name := rl.savePending(gen); name != "" && ctx.Err() == nil {
-		rl.watch(ctx, gen, rl.goodFiles)
+		rl.Watch(ctx, gen.files(), gen.loader.Files(), rl.GoodFiles())
 		s.log.Info("reload skipped: " + name + " is empty (a save in progress?); the last good version keeps serving")
 		return
 	}
 	if err != nil {
 		// Keep watching what this attempt reached too: fixing a file it
 		// newly load()ed must trigger the next reload.
-		rl.watch(ctx, gen, rl.goodFiles)
+		rl.Watch(ctx, gen.files(), gen.loader.Files(), rl.GoodFiles())
 		if ctx.Err() != nil {
 			if cause := context.Cause(ctx); errors.Is(cause, live.ErrSuperseded) {
 				s.log.Warn("live reload: a reload was cancelled: " + cause.Error())
 			}
 			return
 		}
-		rl.fail(err)
+		rl.Fail(err)
 		return
 	}
 	old := s.publish(gen)
-	took := time.Since(start)
-	rl.reloads.Add(1)
-	rl.track(gen)
-	rl.goodFiles = gen.files()
-	rl.watch(ctx, gen, nil)
-	level := logs.LevelDetail
-	if rl.failing {
-		level = slog.LevelInfo // say that the error is gone at every verbosity
-	}
-	rl.failing = false
-	s.log.Log(ctx, level, "reloaded", "changed", rl.display(changed), "took", logs.Duration(took), "generation", gen.id)
+	live.Track(rl.Reloader, gen, gen.id)
+	files := gen.files()
+	rl.Watch(ctx, files, gen.loader.Files(), nil)
+	rl.Published(ctx, gen.id, files, changed, time.Since(start))
 	rl.checkRunArgs(old, gen)
-	// Only now that the new generation serves may pages reload.
-	rl.hub.Publish(live.State{Version: rl.version(gen.id)})
+	rl.Tell(gen.id) // only now that the new generation serves may pages reload
 }
 
 // savePending names a file of the reload that is empty, or returns "". An
@@ -237,47 +157,12 @@ func (rl *reloader) savePending(gen *generation) string {
 	if name := gen.emptyFile(); name != "" {
 		return name
 	}
-	if st := rl.s.current.Load().settings; st != nil && isEmptyFile(st.Path) {
-		return script.DisplayPath(st.Path)
+	if st := rl.s.current.Load().settings; st != nil {
+		if fi, err := os.Stat(st.Path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			return script.DisplayPath(st.Path)
+		}
 	}
 	return ""
-}
-
-// watch makes the watched set the files gen loaded plus also. A file in
-// a directory that was not watched before may have changed between the
-// load reading it and the watch starting (a module written just after a
-// load missed it): such a file is compared with what the load read, and
-// reported as changed if it differs.
-func (rl *reloader) watch(ctx context.Context, gen *generation, also []string) {
-	added := rl.w.Set(append(gen.files(), also...))
-	if len(added) == 0 {
-		return
-	}
-	for _, f := range gen.loader.Files() {
-		if !slices.Contains(added, filepath.Dir(f.Abs)) {
-			continue
-		}
-		now, err := os.ReadFile(f.Abs)
-		if (err == nil) != (f.Src != nil) || !bytes.Equal(now, f.Src) {
-			rl.w.Send(ctx, f.Abs)
-		}
-	}
-}
-
-// fail reports a failed reload in the log and to open pages.
-func (rl *reloader) fail(err error) {
-	rl.failing = true
-	rl.failures.Add(1)
-	msg := script.FormatError(err)
-	rl.s.log.Error("reload failed (the last good version keeps serving): " + msg)
-	detail := ""
-	if bt := script.Backtrace(err, nil); strings.Count(bt, "\n") > 2 {
-		detail = bt
-		rl.s.log.Log(context.Background(), logs.LevelDetail, "reload failed", "backtrace", bt)
-	}
-	st := rl.hub.State()
-	st.Err, st.Detail = msg, detail
-	rl.hub.Publish(st)
 }
 
 // checkRunArgs warns, once per change, when the reloaded script's run()
@@ -287,7 +172,7 @@ func (rl *reloader) checkRunArgs(old, gen *generation) {
 	if cfg == nil {
 		cfg = bindings.DefaultRunConfig()
 	}
-	changes := runChanges(rl.s.cfg, mergeRun(cfg, rl.s.opts.CLI))
+	changes := bindings.RunChanges(rl.s.cfg, bindings.MergeRun(cfg, rl.s.opts.CLI))
 	if rl.s.opts.Address == "" && old.settings != nil && gen.settings != nil && old.settings.Address != gen.settings.Address {
 		changes = append(changes, "the settings' ADDRESS")
 	}
@@ -298,33 +183,11 @@ func (rl *reloader) checkRunArgs(old, gen *generation) {
 	rl.restartMsg = diff
 }
 
-// runChanges names the run() parameters that differ between a and b and
-// that a reload cannot apply.
-func runChanges(a, b *bindings.RunConfig) []string {
-	return bindings.RunChanges(a, b)
-}
-
-// display names files relative to the script's directory, comma-separated.
-func (rl *reloader) display(files []string) string {
-	base := "."
-	if abs, err := filepath.Abs(rl.s.opts.Script); err == nil {
-		base = filepath.Dir(abs)
-	}
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f
-		if rel, err := filepath.Rel(base, f); err == nil && !strings.HasPrefix(rel, "..") {
-			names[i] = rel
-		}
-	}
-	return strings.Join(names, ",")
-}
-
 // pageRequest returns r marked with gen's version in debug mode, so that
 // an HTML page it answers gets the live-reload client; r itself otherwise.
 func (rl *reloader) pageRequest(r *http.Request, gen *generation) *http.Request {
 	if !rl.s.debug.Load() {
 		return r
 	}
-	return live.WithVersion(r, rl.version(gen.id))
+	return rl.PageRequest(r, gen.id)
 }

@@ -73,8 +73,7 @@ func startLiveServer(t *testing.T, logw io.Writer) *Server {
 	if s.live == nil {
 		t.Fatal("live reload is off in debug mode")
 	}
-	s.live.cancel()
-	<-s.live.done
+	s.live.Cancel()
 	return s
 }
 
@@ -172,13 +171,13 @@ func TestThousandReloadsKeepMemoryFlat(t *testing.T) {
 	}
 	// Every generation but the serving one is collected (cleanups run on
 	// their own goroutine after a GC, hence the polling).
-	total := rl.reloads.Load() + 1
+	total := rl.Reloads.Load() + 1
 	deadline := time.Now().Add(10 * time.Second)
-	for rl.freed.Load() < total-1 && time.Now().Before(deadline) {
+	for rl.Freed.Load() < total-1 && time.Now().Before(deadline) {
 		goruntime.GC()
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
-	freed := rl.freed.Load()
+	freed := rl.Freed.Load()
 	t.Logf("%d of %d replaced generations garbage-collected", freed, total-1)
 	if freed != total-1 {
 		t.Errorf("%d of %d replaced generations were garbage-collected", freed, total-1)
@@ -213,7 +212,7 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 			if s.current.Load() != gen {
 				t.Fatal("a failed reload replaced the serving generation")
 			}
-			st := s.live.hub.State()
+			st := s.live.Hub.State()
 			if !strings.HasSuffix(st.Err, tc.want) {
 				t.Errorf("error %q, want it to end with %q", st.Err, tc.want)
 			}
@@ -223,7 +222,7 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 		})
 	}
 	t.Run("empty file", func(t *testing.T) {
-		gen, before := s.current.Load(), s.live.hub.State()
+		gen, before := s.current.Load(), s.live.Hub.State()
 		old, _ := os.ReadFile(filepath.Join(dir, "app.star"))
 		write("app.star", "")
 		defer write("app.star", string(old))
@@ -231,13 +230,13 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 		if s.current.Load() != gen {
 			t.Fatal("an empty script replaced the serving generation")
 		}
-		if st := s.live.hub.State(); st != before {
+		if st := s.live.Hub.State(); st != before {
 			t.Errorf("an empty file (a save in progress) changed what pages show to %+v", st)
 		}
 	})
 	write("lib.star", "def part():\n    return 'v2'\n")
 	s.live.reload(context.Background(), []string{"lib.star"})
-	if st := s.live.hub.State(); st.Err != "" {
+	if st := s.live.Hub.State(); st.Err != "" {
 		t.Fatalf("error %q after a good reload", st.Err)
 	}
 	if body := get(t, h, "/"); !strings.Contains(body, "v2") {
@@ -265,7 +264,7 @@ fail("the code after a blocking run() runs at shutdown, not in a reload")
 	for _, threads := range []int{4, 8} {
 		os.WriteFile(filepath.Join(dir, "app.star"), []byte(fmt.Sprintf(src, threads)), 0o644)
 		s.live.reload(context.Background(), []string{"app.star"})
-		if st := s.live.hub.State(); st.Err != "" {
+		if st := s.live.Hub.State(); st.Err != "" {
 			t.Fatalf("reload failed: %s", st.Err)
 		}
 		warned := strings.Contains(log.String(), "run() arguments changed (max_num_threads)")
@@ -311,7 +310,7 @@ func TestStoppedLiveServerIsFreed(t *testing.T) {
 		streamDone := make(chan struct{})
 		go func() {
 			defer close(streamDone)
-			s.portHandler(s.listeners[0]).ServeHTTP(events, httptest.NewRequest("GET", "http://localhost/__hwebserver/events?v="+s.live.version(2), nil))
+			s.portHandler(s.listeners[0]).ServeHTTP(events, httptest.NewRequest("GET", "http://localhost/__hwebserver/events?v="+s.live.Version(2), nil))
 		}()
 		cancel()
 		if err := <-done; err != nil {

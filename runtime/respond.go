@@ -1,17 +1,12 @@
 package runtime
 
 import (
-	"errors"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/hwebserver/hwebserver/bindings"
-	"github.com/hwebserver/hwebserver/runtime/debugpage"
 	"github.com/hwebserver/hwebserver/runtime/live"
-	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/static"
 )
 
 // smallBody is net/http's buffer before chunking: bodies below it get an
@@ -33,7 +28,13 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bin
 	h := w.Header()
 	resp.CopyHeaders(h)
 	if path, del := resp.File(); path != "" {
-		s.serveFile(w, r, resp, path, del)
+		if err := static.ServeFile(w, r, path, resp.StatusCode(), del); err != nil {
+			s.log.Warn("file response: cannot send file", "path", path, "err", err)
+			for k := range resp.Header() {
+				h.Del(k)
+			}
+			s.writeResponse(w, r, bindings.NotFound(r, ""))
+		}
 		return
 	}
 	// In live-reload mode, HTML pages get the reload client (a new slice).
@@ -62,74 +63,6 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bin
 	default:
 		resp.WriteBody(w)
 	}
-}
-
-// serveFile streams a file response: Range and conditional requests for a
-// 200, a plain copy for any other status. The file is removed afterwards
-// when the response asks for it.
-func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, resp *bindings.Response, path string, del bool) {
-	if del {
-		defer os.Remove(path)
-	}
-	f, err := os.Open(path)
-	var fi os.FileInfo
-	if err == nil {
-		fi, err = f.Stat()
-		if err == nil && fi.IsDir() {
-			err = errors.New("is a directory")
-		}
-		defer f.Close()
-	}
-	if err != nil {
-		s.log.Warn("file response: cannot send file", "path", path, "err", err)
-		for k := range resp.Header() {
-			w.Header().Del(k)
-		}
-		s.writeResponse(w, r, bindings.NotFound(r, ""))
-		return
-	}
-	if resp.StatusCode() == http.StatusOK {
-		http.ServeContent(w, r, filepath.Base(path), fi.ModTime(), f)
-		return
-	}
-	w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
-	w.WriteHeader(resp.StatusCode())
-	if r.Method != http.MethodHead {
-		io.Copy(w, f)
-	}
-}
-
-// writeFailure sends the error page of f: JSON or HTML by the request's
-// Accept header, with the backtrace only in debug mode.
-func (s *Server) writeFailure(w http.ResponseWriter, r *http.Request, f *Failure) {
-	if f.Log != "" {
-		s.log.Error(f.Log)
-	}
-	if f.Quiet {
-		s.log.Log(r.Context(), logs.LevelDetail, "request ended early", "path", r.URL.Path, "reason", f.Message)
-		return
-	}
-	if f.Status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "1")
-	}
-	if f.Body != nil && bindings.AcceptsJSON(r) {
-		s.writeResponse(w, r, bindings.NewResponse(f.Status, "application/json", f.Body))
-		return
-	}
-	detail := ""
-	if s.debug.Load() {
-		if f.Trace != nil {
-			s.writeResponse(w, r, debugpage.Error(r, f.Form, f.Status, f.Trace, f.Detail))
-			return
-		}
-		detail = f.Detail
-	}
-	s.writeResponse(w, r, bindings.ErrorResponse(r, f.Message, f.Status, true, detail))
-}
-
-// refuse answers status with msg as an error page (JSON or HTML by Accept).
-func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s.writeFailure(w, r, &Failure{Status: status, Message: msg})
 }
 
 // notFoundHandler answers requests no route matches; in debug mode the

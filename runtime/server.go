@@ -17,6 +17,8 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/template"
 	"github.com/hwebserver/hwebserver/runtime/body"
+	"github.com/hwebserver/hwebserver/runtime/callframe"
+	"github.com/hwebserver/hwebserver/runtime/failure"
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/memguard"
@@ -31,9 +33,6 @@ import (
 // (net/http allows 4 KiB over it for its own reading).
 const maxHeaderBytes = 32 << 10
 
-// errShuttingDown is the cancellation cause of calls cut off by a stop.
-var errShuttingDown = errors.New("the server is shutting down")
-
 // listener is one bound port and the http.Server serving it.
 type listener struct {
 	*listen.Listener
@@ -45,8 +44,10 @@ type listener struct {
 type Server struct {
 	opts Options
 	log  *slog.Logger
-	// printFn is s.print, made once: a method value allocates each time.
-	printFn func(*starlark.Thread, string)
+	// env is what every call frame shares (runtime/callframe).
+	env callframe.Env
+	// fail writes the error pages of failed requests (runtime/failure).
+	fail failure.Writer
 
 	gil  sched.GIL
 	pool *sched.Pool
@@ -85,12 +86,14 @@ type Server struct {
 func New(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{})}
-	s.printFn = s.print
+	s.fail = failure.Writer{Log: opts.Logger, Debug: s.debug.Load, Respond: s.writeResponse}
+	s.env = callframe.Env{GIL: &s.gil, Guard: &s.guard, MaxSteps: opts.MaxSteps, Print: s.print, Log: opts.Logger, Level: opts.Level}
 	dataDir := opts.DataDir
 	if dataDir == "" {
 		dataDir = scriptDir(opts.Script)
 	}
 	s.io = modules.New(dataDir, opts.Store, opts.Logger)
+	s.io.Transport = opts.HTTPTransport
 	s.baseCtx, s.cancelBase = context.WithCancelCause(context.Background())
 	s.debug.Store(opts.CLI.Given["debug"] && opts.CLI.Debug)
 	return s
@@ -115,14 +118,14 @@ func (s *Server) Main(ctx context.Context) error {
 	if s.opts.Check {
 		s.current.Store(gen)
 		if gen.reg.Run == nil { // no run(): check the settings the CLI would use
-			_, err := s.loadSettings(mergeRun(bindings.DefaultRunConfig(), s.opts.CLI))
+			_, err := s.loadSettings(bindings.MergeRun(bindings.DefaultRunConfig(), s.opts.CLI))
 			return err
 		}
 		return nil
 	}
 	if !s.started.Load() {
 		// No run() call: the CLI starts the server with its own flags.
-		cfg := mergeRun(bindings.DefaultRunConfig(), s.opts.CLI)
+		cfg := bindings.MergeRun(bindings.DefaultRunConfig(), s.opts.CLI)
 		if err := s.start(nil, cfg, gen); err != nil {
 			return err
 		}
@@ -188,13 +191,13 @@ func (h *loadHost) RequestShutdown() {
 func (h *loadHost) Run(thread *starlark.Thread, cfg *bindings.RunConfig) error {
 	s := h.s
 	if s.opts.Check {
-		_, err := s.loadSettings(mergeRun(cfg, s.opts.CLI)) // check the settings file too
+		_, err := s.loadSettings(bindings.MergeRun(cfg, s.opts.CLI)) // check the settings file too
 		return err
 	}
 	if h.reload {
 		return s.runInReload(cfg)
 	}
-	eff := mergeRun(cfg, s.opts.CLI)
+	eff := bindings.MergeRun(cfg, s.opts.CLI)
 	if err := s.start(thread, eff, h.gen); err != nil {
 		return err
 	}
@@ -344,13 +347,13 @@ func (s *Server) doShutdown() {
 		go func() {
 			defer wg.Done()
 			if err := l.srv.Shutdown(ctx); err != nil {
-				s.cancelBase(errShuttingDown)
+				s.cancelBase(failure.ErrShuttingDown)
 				l.srv.Close()
 			}
 		}()
 	}
 	wg.Wait()
-	s.cancelBase(errShuttingDown)
+	s.cancelBase(failure.ErrShuttingDown)
 	s.serveWG.Wait()
 	s.guard.Stop()
 }

@@ -22,11 +22,13 @@ import (
 	"github.com/hwebserver/hwebserver/bindings/store"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"github.com/hwebserver/hwebserver/runtime/settings"
+	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 )
 
 // State is one server's module state.
 type State struct {
+	Transport   http.RoundTripper // carries the http module's calls; nil: the shared one
 	Store       *StoreRef
 	StoreModule *starlarkstruct.Module
 	SQL         *bsql.Pools
@@ -41,6 +43,27 @@ func New(dataDir, cliStore string, logger *slog.Logger) *State {
 	ref := &StoreRef{baseDir: dataDir, url: cliStore, fixed: cliStore != ""}
 	pools := bsql.NewPools(dataDir)
 	return &State{Store: ref, StoreModule: store.NewModule(ref), SQL: pools, SQLModule: bsql.NewModule(pools), LogModule: blog.New(logger)}
+}
+
+// Predeclare adds http, store, sql and log to pre, and returns the http
+// module's engine, made for settings st (nil: none).
+func (m *State) Predeclare(pre starlark.StringDict, st *settings.Settings) *bhttp.Client {
+	client := bhttp.NewClient(HTTPConfig(m.Transport, st))
+	pre["http"] = client.Module()
+	pre["store"] = m.StoreModule
+	pre["sql"] = m.SQLModule
+	pre["log"] = m.LogModule
+	return client
+}
+
+// Configure applies settings st (nil: none) to a generation's http
+// module, client, and to the choice of store backend.
+func (m *State) Configure(client *bhttp.Client, st *settings.Settings) error {
+	client.Configure(HTTPConfig(m.Transport, st))
+	if st != nil && st.Store != "" {
+		return m.Store.Choose(st.Store, st.Path)
+	}
+	return nil
 }
 
 // HTTPConfig is the http module's Config under settings st (nil: none),
