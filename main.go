@@ -27,6 +27,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/internal/suggest"
 	"github.com/hwebserver/hwebserver/runtime"
+	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/script"
 )
@@ -137,6 +138,16 @@ func cmdRun(cmd string, args []string, stdout, stderr io.Writer) int {
 	f.opts.Level = level
 	f.opts.Logger = logs.NewLogger(stderr, level)
 
+	if !check {
+		// Request bodies and uploads spill into a folder of this process's
+		// own, removed at exit; those of killed servers are swept now.
+		if dir, remove, err := body.OwnTempDir(f.opts.Logger); err == nil {
+			f.opts.TempDir = dir
+			defer remove()
+		} else {
+			f.opts.Logger.Warn("temp files go to the system's temp folder", "err", err)
+		}
+	}
 	if path := os.Getenv("HWEBSERVER_CPUPROFILE"); path != "" && !check {
 		stopProfile, err := startCPUProfile(path)
 		if err != nil {
@@ -148,9 +159,6 @@ func cmdRun(cmd string, args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if f.opts.RequestTimeout == 0 {
-		f.opts.RequestTimeout = -1 // typed 0: no limit (runtime's 0 is the default)
-	}
 	srv := runtime.New(f.opts)
 	if err := srv.Main(ctx); err != nil {
 		fmt.Fprintln(stderr, script.FormatError(err))

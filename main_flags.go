@@ -12,6 +12,7 @@ import (
 	"github.com/hwebserver/hwebserver/internal/suggest"
 	"github.com/hwebserver/hwebserver/runtime"
 	"github.com/hwebserver/hwebserver/runtime/memguard"
+	"github.com/hwebserver/hwebserver/runtime/settings"
 )
 
 // runFlags are the flags of `hwebserver run` and `check`: one per run()
@@ -28,6 +29,31 @@ type runFlags struct {
 	flagOf map[string]string // run() parameter -> its flag
 	typed  map[string]string // run() parameter -> the flag that set it
 	err    error             // a bad value, in our words rather than the flag package's
+	args   map[string]string // server flag -> its value's name in help, where flag.UnquoteUsage cannot tell
+}
+
+// limitFlag is the flag of one limit (settings.LimitParams).
+type limitFlag struct {
+	f *runFlags
+	p *settings.LimitParam
+}
+
+func (v *limitFlag) String() string {
+	if v.f == nil {
+		return ""
+	}
+	return v.p.Get(v.f.opts.Limits)
+}
+
+func (v *limitFlag) IsBoolFlag() bool { return v.p.IsBool() }
+
+func (v *limitFlag) Set(s string) error {
+	if err := v.p.Set(v.f.opts.Limits, s); err != nil {
+		v.f.err = err
+		return err
+	}
+	v.f.opts.LimitsTyped[v.p.Flag] = true
+	return nil
 }
 
 func newRunFlags(cmd string) *runFlags {
@@ -52,11 +78,19 @@ func newRunFlags(cmd string) *runFlags {
 	opt := func(name string) string { f.server = append(f.server, name); return name }
 	fs.StringVar(&f.opts.Address, opt("address"), runtime.DefaultAddress, "bind `address`; 0.0.0.0 listens on every interface; when not typed, the settings file's ADDRESS wins")
 	fs.Uint64Var(&f.opts.MaxSteps, opt("max-steps"), 0, "Starlark execution `steps` one handler call may take (0: no limit); over it: 503")
-	fs.DurationVar(&f.opts.RequestTimeout, opt("request-timeout"), runtime.DefaultRequestTimeout, "wall-clock time one handler call may take (0: no limit); over it: 503")
+	limits := settings.DefaultLimits()
+	f.opts.Limits, f.opts.LimitsTyped = &limits, map[string]bool{}
+	f.args = map[string]string{}
+	for i := range settings.LimitParams {
+		p := &settings.LimitParams[i]
+		fs.Var(&limitFlag{f: f, p: p}, opt(p.Flag), p.Doc+"; settings: "+p.Key)
+		f.args[p.Flag] = p.Arg
+	}
 	fs.Var(&memoryFlag{f}, opt("max-memory"), "the memory `limit`, as 512MiB, 2GiB or 50% (0: no limit); past it the running handler is stopped with 503 and the server serves on (docs/concurrency.md)")
 	fs.IntVar(&f.opts.Backlog, opt("backlog"), runtime.DefaultBacklog, "at most `n` requests wait for a worker; more get 503")
 	fs.DurationVar(&f.opts.QueueTimeout, opt("queue-timeout"), runtime.DefaultQueueTimeout, "longest wait for a worker before 503")
 	fs.DurationVar(&f.opts.ShutdownGrace, opt("shutdown-grace"), runtime.DefaultShutdownGrace, "on Ctrl+C, how long open requests may finish")
+	fs.BoolVar(&f.opts.HTTPS, opt("https"), false, "serve the main port over HTTPS (and HTTP/2) with a self-signed certificate for localhost made at start, for local work with secure cookies; the settings' SSL_CERTIFICATE wins (docs/https.md)")
 	fs.StringVar(&f.opts.Store, opt("store"), "", "the store backend `URL`: memory (the default), sqlite:PATH (relative to the script) or redis://[user:pass@]host:port/db; wins over the settings file's STORE")
 	f.opts.CLI = f.cli
 	return f
@@ -219,6 +253,9 @@ func (f *runFlags) printHelp(w io.Writer) {
 	for _, name := range f.server {
 		fl := f.fs.Lookup(name)
 		arg, doc := flag.UnquoteUsage(fl)
+		if a, ok := f.args[name]; ok {
+			arg = a
+		}
 		var notes []string
 		if d := fl.DefValue; d != "" && d != "0" && d != "0s" && d != "false" {
 			notes = append(notes, "default "+d)

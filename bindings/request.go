@@ -28,6 +28,10 @@ type Request struct {
 	Form      url.Values // urlencoded fields, or the non-file parts of multipart
 	Files     map[string]*UploadedFile
 	LocalPort int
+	// Secure: the request came over TLS, or through a trusted proxy that
+	// says its client used https (TRUSTED_PROXIES). A TLS request is
+	// secure without it.
+	Secure bool
 	// PathParams are the values of the route's {name} segments.
 	PathParams map[string]string
 	// Sessions signs and encrypts request.session(); nil when the settings
@@ -96,7 +100,7 @@ var requestMethodImpls = map[string]requestMethod{
 	}),
 	"queryString":         noArgs(func(r *Request) (starlark.Value, error) { return str(r.HTTP.URL.RawQuery) }),
 	"pathWithQueryString": noArgs(func(r *Request) (starlark.Value, error) { return str(r.pathWithQuery()) }),
-	"isSecure":            noArgs(func(r *Request) (starlark.Value, error) { return starlark.Bool(r.HTTP.TLS != nil), nil }),
+	"isSecure":            noArgs(func(r *Request) (starlark.Value, error) { return starlark.Bool(r.secure()), nil }),
 	"contentType":         noArgs(func(r *Request) (starlark.Value, error) { return str(r.HTTP.Header.Get("Content-Type")) }),
 	"contentLength": noArgs(func(r *Request) (starlark.Value, error) {
 		if r.Body != nil {
@@ -168,9 +172,12 @@ func (r *Request) bodyBytes() ([]byte, error) {
 	return r.Body.Bytes()
 }
 
-// scheme is "https" behind TLS, else "http".
+// secure reports whether the client's connection is https (see Secure).
+func (r *Request) secure() bool { return r.Secure || r.HTTP.TLS != nil }
+
+// scheme is "https" for secure requests, else "http".
 func (r *Request) scheme() string {
-	if r.HTTP.TLS != nil {
+	if r.secure() {
 		return "https"
 	}
 	return "http"

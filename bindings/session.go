@@ -122,7 +122,7 @@ func (r *Request) SessionCookie() (string, error) {
 	if string(enc) == s.orig || (s.dict.Len() == 0 && !s.had) {
 		return "", nil
 	}
-	c := &http.Cookie{Name: SessionCookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.HTTP.TLS != nil}
+	c := &http.Cookie{Name: SessionCookie, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.secure()}
 	if s.dict.Len() == 0 {
 		c.MaxAge = -1 // cleared: the browser drops the cookie
 	} else {

@@ -14,6 +14,7 @@ import (
 // TempFiles collects the temp files of one request so the runtime can remove
 // them after the response, whatever the handler did. Safe for concurrent use.
 type TempFiles struct {
+	Dir   string // where they are made; "": the system's temp folder
 	mu    sync.Mutex
 	paths []string
 }
@@ -36,6 +37,14 @@ func (t *TempFiles) RemoveAll() {
 	}
 }
 
+// tempDir is where f's own temp files go.
+func (f *UploadedFile) tempDir() string {
+	if f.Temps != nil {
+		return f.Temps.Dir
+	}
+	return ""
+}
+
 // UploadedFile is the hwebserver.UploadedFile value: one file part of a
 // multipart request, in memory or in a temp file.
 type UploadedFile struct {
@@ -45,6 +54,9 @@ type UploadedFile struct {
 	Data        []byte // in memory when Path == ""
 	Path        string // temp file, removed after the response
 	Temps       *TempFiles
+	// SaveRoots are the folders saveAs may write under: the app's folder
+	// and the settings' UPLOAD_DIR. nil: the calling script's folder.
+	SaveRoots []string
 }
 
 var _ starlark.HasAttrs = (*UploadedFile)(nil)
@@ -96,7 +108,7 @@ func uploadSaveToDisk(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	var path string
 	var werr error
 	err := host.Blocking(thread, func(context.Context) {
-		tmp, err := os.CreateTemp("", "hwebserver-upload-*")
+		tmp, err := os.CreateTemp(f.tempDir(), "hwebserver-upload-*")
 		if err != nil {
 			werr = err
 			return

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
@@ -61,7 +62,8 @@ func uploadSHA256(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 
 // uploadSaveAs is f.saveAs(path, overwrite=False): copies the contents to
 // path (relative to the calling script's directory), creating missing
-// directories, and returns the absolute path. The file appears complete or
+// directories, and returns the absolute path. The path must lie under the
+// app's folder or UPLOAD_DIR (UploadedFile.SaveRoots). The file appears complete or
 // not at all (written next to it, then renamed).
 func uploadSaveAs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
@@ -79,8 +81,16 @@ func uploadSaveAs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), err)
 	}
+	roots := f.SaveRoots
+	if roots == nil {
+		roots = []string{callerDir(thread)}
+	}
 	var serr error
-	err = host.Blocking(thread, func(context.Context) { serr = f.copyTo(dst, overwrite) })
+	err = host.Blocking(thread, func(context.Context) {
+		if serr = confined(dst, roots); serr == nil {
+			serr = f.copyTo(dst, overwrite)
+		}
+	})
 	if serr != nil {
 		return nil, fmt.Errorf("%s: %v", b.Name(), serr)
 	}
@@ -88,6 +98,40 @@ func uploadSaveAs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return nil, err
 	}
 	return starlark.String(dst), nil
+}
+
+// confined checks that dst lies under one of roots, also once symbolic
+// links are followed: an upload's name must not write over the server's
+// own files (../app.star, /etc/...).
+func confined(dst string, roots []string) error {
+	real := realPath(dst)
+	for _, root := range roots {
+		if within(dst, root) && within(real, realPath(root)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is outside the folders uploads may be saved in (%s); save under the app's folder, or set UPLOAD_DIR in the settings", dst, strings.Join(roots, ", "))
+}
+
+// within reports whether path is root or below it.
+func within(path, root string) bool {
+	rel, err := filepath.Rel(root, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
+}
+
+// realPath is path with the symbolic links of its longest existing
+// ancestor resolved.
+func realPath(path string) string {
+	rest := ""
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if filepath.Dir(p) == p {
+			return path
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+	}
 }
 
 func (f *UploadedFile) copyTo(dst string, overwrite bool) error {

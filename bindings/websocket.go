@@ -1,10 +1,12 @@
 package bindings
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"unicode/utf8"
 
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
 )
 
@@ -136,8 +138,11 @@ func webSocketBuiltin(reg *Registry) *starlark.Builtin {
 type WebSocketSink interface {
 	Accept()
 	// Send queues a message; false when the connection is closed or
-	// closing (also when this message overflowed its queue).
-	Send(data []byte, binary bool) bool
+	// closing. When the connection holds more than its send budget, wait
+	// is non-nil: ws.send runs it with the GIL released, and it returns
+	// once the client has taken enough (true), the connection ended
+	// (false) or ctx is done.
+	Send(data []byte, binary bool) (ok bool, wait func(ctx context.Context) bool)
 	Close(code int, reason string)
 }
 
@@ -186,7 +191,7 @@ func (w *WebSocketConn) accept(_ *starlark.Thread, b *starlark.Builtin, args sta
 	return starlark.None, nil
 }
 
-func (w *WebSocketConn) send(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (w *WebSocketConn) send(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		data     starlark.Value
 		isBinary bool
@@ -206,7 +211,13 @@ func (w *WebSocketConn) send(_ *starlark.Thread, b *starlark.Builtin, args starl
 	default:
 		return nil, fmt.Errorf("%s: data: got %s, want str or bytes", b.Name(), data.Type())
 	}
-	return starlark.Bool(w.sink.Send(payload, isBinary)), nil
+	ok, wait := w.sink.Send(payload, isBinary)
+	if wait != nil {
+		if err := host.Blocking(thread, func(ctx context.Context) { ok = wait(ctx) }); err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+	}
+	return starlark.Bool(ok), nil
 }
 
 func (w *WebSocketConn) close(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -1,10 +1,14 @@
 package bindings
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
@@ -12,13 +16,14 @@ import (
 // fakeSink records what a script asks of its connection.
 type fakeSink struct {
 	calls []string
-	full  bool // Send reports a closed connection
+	full  bool                           // Send reports a closed connection
+	wait  func(ctx context.Context) bool // returned by Send: the send budget is spent
 }
 
 func (f *fakeSink) Accept() { f.calls = append(f.calls, "accept") }
-func (f *fakeSink) Send(data []byte, binary bool) bool {
+func (f *fakeSink) Send(data []byte, binary bool) (bool, func(context.Context) bool) {
 	f.calls = append(f.calls, fmt.Sprintf("send %q binary=%v", data, binary))
-	return !f.full
+	return !f.full, f.wait
 }
 func (f *fakeSink) Close(code int, reason string) {
 	f.calls = append(f.calls, fmt.Sprintf("close %d %q", code, reason))
@@ -118,5 +123,60 @@ check = (r1 == spec, r2 == on_receive, spec.connect == on_connect, spec.disconne
 	}
 	if len(reg.Handlers) != 1 || reg.Handlers[0].Path != "/back" {
 		t.Errorf("URL handlers: %+v, want only /back", reg.Handlers)
+	}
+}
+
+// fakeLock is a GIL that records whether it is held.
+type fakeLock struct{ held bool }
+
+func (l *fakeLock) Release()                      { l.held = false }
+func (l *fakeLock) Acquire(context.Context) error { l.held = true; return nil }
+
+// A send past the connection's budget waits with the GIL released, takes
+// it back, and returns what the wait says; a wait cut off by the call's
+// context is an error that names send.
+func TestWebSocketSendWaits(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		ok      bool // what the wait returns
+		timeout bool // the call's context ends during the wait
+		want    string
+	}{
+		{name: "room", ok: true, want: "True"},
+		{name: "closed while waiting", ok: false, want: "False"},
+		{name: "call cancelled", timeout: true, want: "send: context canceled"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lock := &fakeLock{held: true}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			waited := false
+			sink := &fakeSink{wait: func(wctx context.Context) bool {
+				waited = true
+				if lock.held {
+					t.Error("the wait ran with the GIL held")
+				}
+				if tt.timeout {
+					cancel()
+					<-wctx.Done()
+					return false
+				}
+				return tt.ok
+			}}
+			thread := &starlark.Thread{}
+			host.Set(thread, &host.State{Ctx: ctx, Lock: lock})
+			pre := starlark.StringDict{"ws": NewWebSocketConn(sink, 1)}
+			v, err := starlark.EvalOptions(&syntax.FileOptions{}, thread, "x.star", `ws.send("x")`, pre)
+			got := fmt.Sprint(v)
+			if err != nil {
+				got = err.Error()
+				if tt.timeout && !errors.Is(err, context.Canceled) {
+					t.Errorf("error %v does not wrap the context's", err)
+				}
+			}
+			if !waited || !lock.held || !strings.Contains(got, tt.want) {
+				t.Errorf("send = %s; waited %v, GIL held after %v; want %s, waited, held", got, waited, lock.held, tt.want)
+			}
+		})
 	}
 }

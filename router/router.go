@@ -33,15 +33,19 @@ type Route struct {
 // notFound. The result is safe for concurrent use; it never changes.
 func Build(routes []Route, notFound http.Handler) http.Handler {
 	type slot struct {
-		h     http.Handler
-		exact bool
+		pattern string
+		h       http.Handler
+		exact   bool
 	}
+	// Keyed by shape: chi keeps one handler for "/u/{id}" and "/u/{uid}",
+	// so they are the same path for the rules above.
 	patterns := map[string]slot{}
 	set := func(pattern string, h http.Handler, exact bool) {
-		if old, ok := patterns[pattern]; ok && old.exact && !exact {
+		key := shape(pattern)
+		if old, ok := patterns[key]; ok && old.exact && !exact {
 			return // exact beats prefix
 		}
-		patterns[pattern] = slot{h, exact}
+		patterns[key] = slot{pattern, h, exact}
 	}
 	for _, r := range routes {
 		p := strings.TrimRight(r.Path, "/")
@@ -77,7 +81,7 @@ func Build(routes []Route, notFound http.Handler) http.Handler {
 	})
 	for _, k := range keys {
 		// Method, unlike Handle, does not read "/a b" as "METHOD /path".
-		mux.Method(http.MethodGet, k, patterns[k].h)
+		mux.Method(http.MethodGet, patterns[k].pattern, patterns[k].h)
 	}
 	mux.NotFound(notFound.ServeHTTP)
 	mux.MethodNotAllowed(notFound.ServeHTTP)
@@ -100,6 +104,20 @@ func Build(routes []Route, notFound http.Handler) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// shape is pattern with its parameter names left out: "/u/{}/x".
+func shape(pattern string) string {
+	if !strings.Contains(pattern, "{") {
+		return pattern
+	}
+	segs := strings.Split(pattern, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			segs[i] = "{}"
+		}
+	}
+	return strings.Join(segs, "/")
 }
 
 // cleanPath returns p without "." and ".." segments and empty segments,

@@ -8,8 +8,10 @@ import (
 	"strings"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/apicall"
+	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/failure"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
@@ -58,6 +60,10 @@ func (s *Server) apiRoute(gen *generation, l *listener) (router.Route, bool) {
 	return router.Route{Path: "/api", Handler: s.apiHandler(gen, l, t)}, true
 }
 
+// peeked are the fields /api reads its function's name from, and how
+// much of each it keeps.
+var peeked = map[string]int{"json": 4 << 10, "cmd_function": 1 << 10}
+
 // apiHandler serves POST /api for one port.
 func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Handler {
 	check := func(w http.ResponseWriter, r *http.Request) *Failure {
@@ -66,21 +72,27 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 		}
 		return failure.MethodNotAllowed(w, r, http.MethodPost, "; API functions are called with POST")
 	}
-	return s.handle(gen, "/api", false, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
+	return s.handleForm(gen, "/api", false, true, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
 		// Work is bounded before it is paid for: the function's name is
-		// checked, then a pool slot taken, and only then are the
-		// arguments decoded, so that a flood of large calls waits in the
-		// backlog instead of decoding all at once.
-		name, err := apicall.Name(t.fns, req.Form)
+		// read from the start of the raw form, then a pool slot taken, and
+		// only then are the fields parsed and the arguments decoded, so
+		// that a flood of large calls costs neither parsing nor decoding,
+		// and waits in the backlog instead of decoding all at once.
+		form := req.Form
+		if form == nil {
+			form = body.PeekFields(req, peeked)
+		}
+		name, err := apicall.Name(t.fns, form)
 		if err == nil {
 			if fail := s.admit(r.Context(), name); fail != nil {
 				return fail
 			}
 			defer s.pool.Release()
+			err = s.parseAPIForm(req, gen)
 		}
 		var call *apicall.Call
 		if err == nil {
-			call, err = apicall.Decode(t.fns, req, r.Header.Get("Content-Type"), req.Form, req.Files)
+			call, err = apicall.DecodeWithin(t.fns, req, r.Header.Get("Content-Type"), req.Form, req.Files, s.decodeBudget())
 		}
 		if err != nil {
 			fail := &Failure{Status: err.Status, Message: err.Message}
@@ -104,4 +116,22 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 		}
 		return fail
 	})
+}
+
+// decodeBudget is what decoding one call's arguments may take: half of a
+// worker's share of the memory limit, so that every worker decoding at
+// once stays within it. 0 (no budget) when the memory guard is off.
+func (s *Server) decodeBudget() int64 {
+	return s.guard.Limit() / int64(2*max(1, s.cfg.MaxNumThreads))
+}
+
+// parseAPIForm parses the form of an admitted /api call, within the
+// decode budget: parsing holds the body twice (its text and the fields),
+// so a body over half the budget is refused unparsed.
+func (s *Server) parseAPIForm(req *bindings.Request, gen *generation) *host.HTTPError {
+	if budget := s.decodeBudget(); budget > 0 && req.Body != nil && 2*req.Body.Size() > budget {
+		return &host.HTTPError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf(
+			"Request Entity Too Large: the call's %d MiB body is over its share of the server's memory limit (%d MiB: --max-memory shared among max_num_threads workers)", req.Body.Size()>>20, budget>>20)}
+	}
+	return body.ParseForm(req, s.bodyLimits(gen, false))
 }

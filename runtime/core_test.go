@@ -17,6 +17,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/internal/testbin"
 	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/settings"
 	"go.starlark.net/starlark"
 )
 
@@ -228,7 +229,9 @@ func TestMaxSteps(t *testing.T) {
 // worker and the GIL go to the next request.
 func TestRequestTimeout(t *testing.T) {
 	ts := startServer(t, loopScript, func(o *Options) {
-		o.RequestTimeout = 300 * time.Millisecond
+		l := settings.DefaultLimits()
+		l.RequestTimeout = 300 * time.Millisecond
+		o.Limits = &l
 		o.CLI.MaxNumThreads = 1
 		o.CLI.Given["max_num_threads"] = true
 	})

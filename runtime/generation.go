@@ -16,6 +16,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/live"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/script"
@@ -34,6 +35,8 @@ type generation struct {
 	handlers map[string]http.Handler // by listener name
 	settings *settings.Settings      // the settings file's, nil without one (see settingsOf)
 	http     *bhttp.Client
+	// saveRoots are where uploads' saveAs may write (set by build).
+	saveRoots []string
 	// The generation's templates, loaded on first use (Server.templates).
 	tmplOnce sync.Once
 	tmpl     *template.Set
@@ -104,6 +107,7 @@ func (s *Server) publish(gen *generation) (old *generation) {
 // registration (kinds.go) on each listener.
 func (g *generation) build(s *Server) {
 	g.handlers = make(map[string]http.Handler, len(s.listeners))
+	g.saveRoots = saveRoots(scriptDir(s.opts.Script), s.settingsOf(g))
 	b := &builder{s: s, g: g, sources: s.openStatic(g.reg.Static)}
 	for _, l := range s.listeners {
 		b.notFound = s.notFoundHandler(g, l)
@@ -111,7 +115,7 @@ func (g *generation) build(s *Server) {
 		for _, k := range kinds {
 			routes = append(routes, k.routes(b, l)...)
 		}
-		g.handlers[l.Name] = s.withSettings(s.settingsOf(g), router.Build(routes, b.notFound))
+		g.handlers[l.Name] = s.withSettings(s.settingsOf(g), l, router.Build(routes, b.notFound))
 	}
 }
 
@@ -179,19 +183,50 @@ func (g *generation) closestRoute(l *listener, path string) string {
 }
 
 // portHandler is the root handler of listener l. The middleware of every
-// listener, outermost first: panic recovery, CONNECT and TRACE refused,
-// the live-reload endpoints
-// (debug mode), the access log; then the generation pinned for the whole
-// request, whose own handler applies the settings (Host, CORS) and routes.
+// listener, outermost first: panic recovery; CONNECT and TRACE refused;
+// Content-Length with Transfer-Encoding refused; a trusted proxy's
+// X-Forwarded-* applied (TRUSTED_PROXIES); the live-reload endpoints
+// (debug mode); compression (COMPRESS_RESPONSES); the access log; the
+// rate limit (RATE_LIMIT, one limiter for every listener). Then the generation pinned for the whole request,
+// whose own handler applies the settings (Host, HTTPS, CORS) and routes.
 func (s *Server) portHandler(l *listener) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
 		gen := s.current.Load()
 		if s.live != nil {
 			r = s.live.pageRequest(r, gen)
 		}
 		gen.handlers[l.Name].ServeHTTP(w, r)
 	})
-	return middleware.Recover(s.log)(middleware.RefuseTunnels(s.liveEndpoints(middleware.AccessLog(s.log, s.opts.Level)(h))))
+	return chain(h,
+		middleware.Recover(s.log),
+		middleware.RefuseTunnels,
+		middleware.RefuseAmbiguousLength(listen.AmbiguousLength),
+		middleware.Forwarded(s.edge.proxies, s.edge.forwardedHost),
+		s.liveEndpoints,
+		when(s.limits.Compress, middleware.Compress),
+		middleware.AccessLog(s.log, s.opts.Level),
+		s.edge.rateLimit,
+	)
+}
+
+// chain wraps h in mws, the first outermost; nil ones are skipped.
+func chain(h http.Handler, mws ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		if mws[i] != nil {
+			h = mws[i](h)
+		}
+	}
+	return h
+}
+
+// when is mw if on, else no middleware.
+func when(on bool, mw func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	if on {
+		return mw
+	}
+	return func(h http.Handler) http.Handler { return h }
 }
 
 // liveEndpoints serves the live-reload endpoints in debug mode: no
@@ -200,7 +235,7 @@ func (s *Server) portHandler(l *listener) http.Handler {
 func (s *Server) liveEndpoints(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.live != nil && strings.HasPrefix(r.URL.Path, live.Prefix) && s.debug.Load() {
-			s.withSettings(s.settingsOf(s.current.Load()), s.live.Hub).ServeHTTP(w, r)
+			s.withSettings(s.settingsOf(s.current.Load()), nil, s.live.Hub).ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -234,7 +269,24 @@ func (s *Server) settingsOf(g *generation) *settings.Settings {
 }
 
 // withSettings applies the settings' Host check and CORS to next.
-func (s *Server) withSettings(st *settings.Settings, next http.Handler) http.Handler {
+//
+// On listener l (nil: none), the settings' HTTPS rules come first after
+// the Host check: HSTS on secure responses (SECURE_HSTS_*), and with
+// SSL_REDIRECT a 308 to the HTTPS URL for requests that are not secure.
+func (s *Server) withSettings(st *settings.Settings, l *listener, next http.Handler) http.Handler {
+	if st != nil && l != nil {
+		if st.SSLRedirect {
+			httpsPort := 0 // no TLS here: a proxy in front serves https on 443
+			if m := s.listeners[0]; m.TLS {
+				httpsPort = m.Port
+			}
+			target := func(r *http.Request) string { return middleware.HTTPSURL(r, st.SSLRedirectHost, httpsPort) }
+			next = middleware.RedirectHTTPS(target, st.SSLRedirectExempt, middleware.IsSecure)(next)
+		}
+		if v := middleware.HSTSValue(st.HSTSSeconds, st.HSTSSubdomains, st.HSTSPreload); v != "" {
+			next = middleware.HSTS(v, middleware.IsSecure)(next)
+		}
+	}
 	return st.Wrap(next, s.loopback, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
 		s.log.Warn("request for a host the server does not serve", "host", r.Host, "path", r.URL.Path)
 		s.writeResponse(w, r, bindings.ErrorResponse(r, msg, status, true, ""))

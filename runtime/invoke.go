@@ -21,9 +21,18 @@ import (
 // the route name for the access log, check (methods, upgrade headers),
 // the body read before the GIL with its temp files removed after the
 // response, the path parameters (when the route has them) and the
-// session codec of the generation's settings, then serve. A Failure from any step is written by the one
-// adapter, failure.Writer; serve writes its own successful response.
+// session codec of the generation's settings, then serve. A Failure from
+// any step is written by the one adapter, failure.Writer; serve writes its
+// own successful response.
 func (s *Server) handle(gen *generation, route string, params bool, l *listener, check func(w http.ResponseWriter, r *http.Request) *Failure,
+	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure) http.Handler {
+	return s.handleForm(gen, route, params, false, l, check, serve)
+}
+
+// handleForm is handle, where deferForm leaves an urlencoded body
+// unparsed for serve to parse (body.ParseForm): /api reads the function's
+// name first.
+func (s *Server) handleForm(gen *generation, route string, params, deferForm bool, l *listener, check func(w http.ResponseWriter, r *http.Request) *Failure,
 	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		middleware.SetRoute(w, route)
@@ -33,7 +42,7 @@ func (s *Server) handle(gen *generation, route string, params bool, l *listener,
 				return
 			}
 		}
-		req, temps, fail := s.readRequest(w, r, l)
+		req, temps, fail := s.readRequest(w, r, l, gen, deferForm)
 		defer temps.RemoveAll()
 		if fail == nil {
 			if params {
@@ -120,9 +129,9 @@ func (s *Server) admit(ctx context.Context, name string) *Failure {
 // callAdmitted is call for a request that already holds a pool slot.
 func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
 	ctx := r.Context()
-	if s.opts.RequestTimeout > 0 {
+	if s.limits.RequestTimeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, s.opts.RequestTimeout, failure.ErrRequestTimeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, s.limits.RequestTimeout, failure.ErrRequestTimeout)
 		defer cancel()
 	}
 	// Built before the GIL is taken so that the lock covers only
@@ -143,12 +152,12 @@ func (s *Server) run(cf *callframe.Frame, gen *generation, fn starlark.Callable,
 	ctx, lock := cf.Ctx(), &cf.Lock
 	gilWait := s.waitStart()
 	if err := lock.Acquire(ctx); err != nil {
-		return nil, failure.Canceled(ctx, s.opts.RequestTimeout)
+		return nil, failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
 	defer lock.Release()
 	s.logWait(ctx, "the GIL", cf.Thread.Name, gilWait)
 	if ctx.Err() != nil {
-		return nil, failure.Canceled(ctx, s.opts.RequestTimeout)
+		return nil, failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
 
 	v, err, stopped := cf.Call(fn, args, kwargs)
@@ -158,7 +167,7 @@ func (s *Server) run(cf *callframe.Frame, gen *generation, fn starlark.Callable,
 	if err == nil && ctx.Err() != nil {
 		// The handler finished after its deadline (or its client left):
 		// its answer is late, and the limit is what the client gets.
-		return nil, failure.Canceled(ctx, s.opts.RequestTimeout)
+		return nil, failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
 	if err == nil {
 		resp, fail := done(v)
@@ -171,7 +180,7 @@ func (s *Server) run(cf *callframe.Frame, gen *generation, fn starlark.Callable,
 		return nil, failure.Steps(cf.Thread.Name, s.env.MaxSteps)
 	}
 	if ctx.Err() != nil {
-		return nil, failure.Canceled(ctx, s.opts.RequestTimeout)
+		return nil, failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
 	fail := s.scriptFailure(gen, cf.Thread.Name, err)
 	if req, ok := args[0].(*bindings.Request); ok && fail.Trace != nil {
@@ -209,7 +218,7 @@ func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure
 // admissionFailure is the 503 for a request the pool would not take.
 func (s *Server) admissionFailure(ctx context.Context, err error) *Failure {
 	if ctx.Err() != nil {
-		return failure.Canceled(ctx, s.opts.RequestTimeout)
+		return failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
 	s.log.Warn("request refused", "reason", err.Error(), "waiting", s.pool.Waiting())
 	return failure.Refused(err)
@@ -218,13 +227,12 @@ func (s *Server) admissionFailure(ctx context.Context, err error) *Failure {
 // readRequest reads and parses the body of r before the GIL is taken, and
 // returns the Request value for the handler. Temp files it made are in the
 // returned TempFiles, which the caller removes after the response.
-func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener) (*bindings.Request, *bindings.TempFiles, *Failure) {
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener, gen *generation, deferForm bool) (*bindings.Request, *bindings.TempFiles, *Failure) {
 	both := &struct {
 		req   bindings.Request
 		temps bindings.TempFiles
-	}{req: bindings.Request{HTTP: r, LocalPort: l.Port}}
-	lim := body.Limits{MaxRequest: s.cfg.MaxRequestSize, InMemory: s.cfg.MaxInMemoryFileUploadSize}
-	if err := s.bodies.Read(w, r, &both.req, &both.temps, lim); err != nil {
+	}{req: bindings.Request{HTTP: r, LocalPort: l.Port, Secure: middleware.IsSecure(r)}, temps: bindings.TempFiles{Dir: s.opts.TempDir}}
+	if err := s.bodies.Read(w, r, &both.req, &both.temps, s.bodyLimits(gen, deferForm)); err != nil {
 		return nil, &both.temps, &Failure{Status: err.Status, Message: err.Message}
 	}
 	return &both.req, &both.temps, nil
@@ -232,3 +240,9 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener
 
 // Failure is a call that did not produce a Response (runtime/failure).
 type Failure = failure.Failure
+
+// bodyLimits are what reading a request body of gen may use.
+func (s *Server) bodyLimits(gen *generation, deferForm bool) body.Limits {
+	return body.Limits{MaxRequest: s.cfg.MaxRequestSize, InMemory: s.cfg.MaxInMemoryFileUploadSize, MaxFields: s.limits.MaxFields,
+		SaveRoots: gen.saveRoots, TempDir: s.opts.TempDir, DeferForm: deferForm}
+}

@@ -62,3 +62,12 @@ func (s *Server) templates(gen *generation) (*template.Set, error) {
 	})
 	return gen.tmpl, gen.tmplErr
 }
+
+// saveRoots are the folders UploadedFile.saveAs may write under with
+// settings st: the app's folder, and UPLOAD_DIR.
+func saveRoots(appDir string, st *settings.Settings) []string {
+	if st != nil && st.UploadDir != "" {
+		return []string{appDir, st.UploadDir}
+	}
+	return []string{appDir}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/settings"
 	"go.starlark.net/starlark"
 )
 
@@ -26,16 +27,26 @@ type Options struct {
 	Backlog      int
 	QueueTimeout time.Duration
 	// MaxSteps limits one handler call's Starlark steps (0: no limit).
-	// RequestTimeout bounds its wall-clock time: 0 means
-	// DefaultRequestTimeout, a negative value no limit.
-	MaxSteps       uint64
-	RequestTimeout time.Duration
+	MaxSteps uint64
+	// Limits bound every client (timeouts, header size, fields,
+	// connections, rate; nil: settings.DefaultLimits()). The settings
+	// file's limits apply over them, except those named in LimitsTyped
+	// (by flag name: typed on the command line, they win).
+	Limits      *settings.Limits
+	LimitsTyped map[string]bool
 	// MaxMemory is the memory guard's limit on the live Go heap, in bytes
 	// (--max-memory; runtime/memguard): past it the call holding the GIL
 	// is stopped with 503. 0 means the default, memguard.DefaultShare
 	// percent of the cgroup's or the machine's memory; a negative value
 	// turns the guard off.
 	MaxMemory int64
+	// TempDir is where request bodies and uploads spill; "": the
+	// system's temp folder.
+	TempDir string
+	// HTTPS serves the main port over TLS with a self-signed certificate
+	// for localhost made at start (--https), unless the settings name a
+	// certificate (SSL_CERTIFICATE).
+	HTTPS bool
 	// Store is the store backend URL typed on the command line (--store);
 	// "" leaves it to the settings' STORE, else memory.
 	Store string
@@ -73,11 +84,7 @@ const (
 	DefaultBacklog       = 1024
 	DefaultQueueTimeout  = 30 * time.Second
 	DefaultShutdownGrace = 10 * time.Second
-	// DefaultRequestTimeout bounds a handler call unless the operator
-	// says otherwise: four `while True` handlers must not hold every
-	// worker for ever (issue 13, finding 8).
-	DefaultRequestTimeout = 60 * time.Second
-	DefaultAddress        = "127.0.0.1"
+	DefaultAddress       = "127.0.0.1"
 )
 
 func (o *Options) setDefaults() {
@@ -87,8 +94,9 @@ func (o *Options) setDefaults() {
 	if o.Backlog <= 0 {
 		o.Backlog = DefaultBacklog
 	}
-	if o.RequestTimeout == 0 {
-		o.RequestTimeout = DefaultRequestTimeout
+	if o.Limits == nil {
+		l := settings.DefaultLimits()
+		o.Limits = &l
 	}
 	if o.QueueTimeout <= 0 {
 		o.QueueTimeout = DefaultQueueTimeout

@@ -3,19 +3,23 @@ package runtime
 import (
 	"testing"
 	"time"
+
+	"github.com/hwebserver/hwebserver/runtime/settings"
 )
 
-// A handler call is bounded by default (60 s); a negative timeout, what
-// --request-timeout 0 passes, means no limit.
+// A handler call is bounded by default (60 s); a request timeout of 0,
+// what --request-timeout 0 sets, means no limit and stays so.
 func TestRequestTimeoutDefault(t *testing.T) {
 	var o Options
 	o.setDefaults()
-	if o.RequestTimeout != DefaultRequestTimeout || DefaultRequestTimeout != 60*time.Second {
-		t.Errorf("default request timeout %s, want 60s", o.RequestTimeout)
+	if o.Limits.RequestTimeout != 60*time.Second {
+		t.Errorf("default request timeout %s, want 60s", o.Limits.RequestTimeout)
 	}
-	off := Options{RequestTimeout: -1}
+	l := settings.DefaultLimits()
+	l.RequestTimeout = 0
+	off := Options{Limits: &l}
 	off.setDefaults()
-	if off.RequestTimeout != -1 {
-		t.Errorf("no limit became %s", off.RequestTimeout)
+	if off.Limits.RequestTimeout != 0 {
+		t.Errorf("no limit became %s", off.Limits.RequestTimeout)
 	}
 }

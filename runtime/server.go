@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -18,10 +17,12 @@ import (
 	"github.com/hwebserver/hwebserver/bindings/template"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/callframe"
+	"github.com/hwebserver/hwebserver/runtime/certs"
 	"github.com/hwebserver/hwebserver/runtime/failure"
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/memguard"
+	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/modules"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/settings"
@@ -29,15 +30,8 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// maxHeaderBytes caps a request's header block: larger ones get 431
-// (net/http allows 4 KiB over it for its own reading).
-const maxHeaderBytes = 32 << 10
-
 // listener is one bound port and the http.Server serving it.
-type listener struct {
-	*listen.Listener
-	srv *http.Server
-}
+type listener = listen.Listener
 
 // Server is one hwebserver process: a script, its generations and its
 // listeners. Create it with New and run it with Main.
@@ -57,6 +51,8 @@ type Server struct {
 	guard memguard.Guard
 
 	cfg       *bindings.RunConfig // effective run() configuration, set by start
+	limits    settings.Limits     // effective limits: flags over settings over defaults, set by New and start
+	edge      edge                // what the listeners' middleware applies, from the settings at start
 	debug     atomic.Bool
 	current   atomic.Pointer[generation]
 	listeners []*listener
@@ -68,6 +64,7 @@ type Server struct {
 	stopOnce     sync.Once
 	shutdownOnce sync.Once
 	serveWG      sync.WaitGroup
+	inflight     atomic.Int64 // requests in the listeners' handlers
 	genSeq       atomic.Uint64
 	ctx          context.Context // Main's context: cancelled by a signal
 	live         *reloader       // live reload (reload.go); nil when off
@@ -82,10 +79,38 @@ type Server struct {
 	cliSettings *settings.Settings // the file of --settings, read before the first load
 }
 
+// edge is what the listeners' middleware needs from the settings read at
+// start (portHandler): which proxies are believed, and the rate limit.
+type edge struct {
+	proxies       middleware.Proxies
+	forwardedHost bool                            // USE_X_FORWARDED_HOST
+	rateLimit     func(http.Handler) http.Handler // RATE_LIMIT's, one limiter for every listener
+}
+
+// newEdge reads the edge of settings st (nil: none) and limits lim.
+func newEdge(st *settings.Settings, lim settings.Limits) (edge, error) {
+	var e edge
+	var err error
+	if st != nil {
+		if e.proxies, err = middleware.ParseTrustedProxies(st.TrustedProxies); err != nil {
+			return e, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+		}
+		e.forwardedHost = st.UseXForwardedHost
+	}
+	if lim.RateLimit != "" {
+		rate, err := middleware.ParseRate(lim.RateLimit)
+		if err != nil {
+			return e, fmt.Errorf("rate limit: %w", err)
+		}
+		e.rateLimit = middleware.RateLimit(rate, middleware.ClientIP)
+	}
+	return e, nil
+}
+
 // New returns a server for opts.
 func New(opts Options) *Server {
 	opts.setDefaults()
-	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{})}
+	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{}), limits: *opts.Limits}
 	s.fail = failure.Writer{Log: opts.Logger, Debug: s.debug.Load, Respond: s.writeResponse}
 	s.env = callframe.Env{GIL: &s.gil, Guard: &s.guard, MaxSteps: opts.MaxSteps, Print: s.print, Log: opts.Logger, Level: opts.Level}
 	dataDir := opts.DataDir
@@ -225,7 +250,19 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		return err
 	}
 	gen.settings = st
+	s.limits = st.ApplyLimits(*s.opts.Limits, s.opts.LimitsTyped)
+	if s.edge, err = newEdge(st, s.limits); err != nil {
+		return err
+	}
 	if err := s.configureIO(gen, st); err != nil {
+		return err
+	}
+	var certFile, keyFile string
+	if st != nil {
+		certFile, keyFile = st.SSLCertificate, st.SSLCertificateKey
+	}
+	tlsConfig, fingerprint, err := certs.ForServer(certFile, keyFile, s.opts.HTTPS, s.log)
+	if err != nil {
 		return err
 	}
 	addr := s.opts.Address // typed --address wins over the settings' ADDRESS
@@ -242,9 +279,8 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	if err != nil {
 		return err
 	}
-	for _, ln := range lns {
-		s.listeners = append(s.listeners, &listener{Listener: ln})
-	}
+	s.listeners = lns
+	s.listeners[0].TLS = tlsConfig != nil // the main port
 	s.publish(gen)
 	if cfg.PortCallback != nil && thread != nil {
 		for _, l := range s.listeners {
@@ -258,18 +294,17 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	s.startGuard()
 	errLog := log.New(&httpErrorLog{s.log}, "", 0)
 	for _, l := range s.listeners {
-		l.srv = &http.Server{
-			Handler:           s.portHandler(l),
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    maxHeaderBytes,
-			BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
-			ErrorLog:          errLog,
+		lim := s.limits
+		serving := listen.Serving{Handler: s.portHandler(l), Base: s.baseCtx, ErrorLog: errLog,
+			Conns:          listen.Limits{MaxConns: lim.MaxConnections, WriteTimeout: lim.WriteTimeout},
+			MaxHeaderBytes: lim.MaxHeaderSize, HeaderTimeout: lim.HeaderTimeout, IdleTimeout: lim.IdleTimeout}
+		if l.TLS {
+			serving.TLS = tlsConfig
 		}
 		s.serveWG.Add(1)
 		go func() {
 			defer s.serveWG.Done()
-			if err := l.srv.Serve(l.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := l.Serve(serving); err != nil {
 				s.log.Error("listener stopped", "port", l.Port, "err", err)
 			}
 		}()
@@ -283,7 +318,14 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		}
 	}
 	for _, l := range s.listeners {
-		fmt.Fprintf(s.opts.Stdout, "hwebserver: serving %s on http://%s/ [%s]%s\n", s.opts.Script, net.JoinHostPort(listen.DisplayHost(addr), strconv.Itoa(l.Port)), l.Name, mode)
+		scheme := "http"
+		if l.TLS {
+			scheme = "https"
+		}
+		fmt.Fprintf(s.opts.Stdout, "hwebserver: serving %s on %s://%s/ [%s]%s\n", s.opts.Script, scheme, net.JoinHostPort(listen.DisplayHost(addr), strconv.Itoa(l.Port)), l.Name, mode)
+	}
+	if fingerprint != "" {
+		fmt.Fprintf(s.opts.Stdout, "hwebserver: a self-signed certificate for localhost (--https), SHA-256 fingerprint %s\n", fingerprint)
 	}
 	return nil
 }
@@ -337,25 +379,39 @@ func (s *Server) doShutdown() {
 	// WebSockets first: net/http's Shutdown does not see hijacked
 	// connections. They get 1001 and their disconnect callbacks run.
 	s.sockets.CloseAll(ctx)
+	// Calls still running at the end of the grace are cancelled: each
+	// answers 503 unless it has written already (runtime/failure).
+	graceEnd := func() { s.cancelBase(failure.ErrShuttingDown) }
 	var wg sync.WaitGroup
 	for _, l := range s.listeners {
-		if l.srv == nil {
-			l.Listener.Close()
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := l.srv.Shutdown(ctx); err != nil {
-				s.cancelBase(failure.ErrShuttingDown)
-				l.srv.Close()
-			}
+			l.Shutdown(ctx, graceEnd)
 		}()
 	}
 	wg.Wait()
 	s.cancelBase(failure.ErrShuttingDown)
+	// net/http does not wait for the handlers of the connections it closed:
+	// wait for them, so that their temp files are gone when Main returns.
+	s.awaitHandlers(handlerDrain)
 	s.serveWG.Wait()
 	s.guard.Stop()
+}
+
+// handlerDrain bounds the wait for cancelled handlers at shutdown.
+const handlerDrain = 5 * time.Second
+
+// awaitHandlers waits up to d for the handlers still running to return.
+func (s *Server) awaitHandlers(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for s.inflight.Load() > 0 {
+		if time.Now().After(deadline) {
+			s.log.Warn("shutdown: handlers still running", "count", s.inflight.Load())
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // httpErrorLog sends net/http's own complaints (bad TLS, panics) to the log.

@@ -2,9 +2,11 @@ package runtime
 
 // WebSocket handlers (hwebserver.webSocket): the upgrade, the callbacks on
 // the pool under the GIL, and a writer per connection so that a callback
-// never waits for the network. docs/websockets.md has the rules.
+// waits for the network only past its connection's send budget, with the
+// GIL released. docs/websockets.md has the rules.
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -40,7 +42,7 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 		return nil
 	}
 	return s.handle(gen, name, strings.Contains(h.Path, "{"), l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
-		conn := wsconn.New()
+		conn := wsconn.New(s.wsLimits())
 		spec := h.Spec
 		if spec.Connect == nil {
 			conn.Accept()
@@ -65,6 +67,12 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 		s.serveWebSocket(r, gen, name, spec, conn, c)
 		return nil
 	})
+}
+
+// wsLimits are each connection's send budget (wsconn's default) and
+// write timeout: the server's, --write-timeout (docs/websockets.md).
+func (s *Server) wsLimits() wsconn.Limits {
+	return wsconn.Limits{WriteTimeout: s.limits.WriteTimeout}
 }
 
 // endWebSocket marks conn ended and runs disconnect with code.
@@ -92,7 +100,9 @@ func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, s
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		conn.Write(c)
+		if err := conn.Write(c); errors.Is(err, wsconn.ErrNotReading) {
+			s.log.Warn("WebSocket closed with 1008: "+err.Error(), "path", r.URL.Path, "conn", conn.ID(), "client", r.RemoteAddr)
+		}
 	}()
 	ctx := r.Context()
 	code := wsconn.Abnormal

@@ -146,8 +146,8 @@ def release(request):
 				t.Errorf("small file: %q, want %q", sf, want)
 			}
 			path := lf[4]
-			if filepath.Dir(path) != tmp {
-				t.Errorf("temp file %s is not in TMPDIR %s", path, tmp)
+			if own := filepath.Join(tmp, fmt.Sprintf("hwebserver-%d", p.Pid())); filepath.Dir(path) != own {
+				t.Errorf("temp file %s is not in the server's own folder %s", path, own)
 			}
 			onDisk, err := os.ReadFile(path)
 			if err != nil || !bytes.Equal(onDisk, large) {
@@ -166,7 +166,7 @@ def release(request):
 				_, err := os.Stat(path)
 				return os.IsNotExist(err)
 			})
-			if left := testbin.DirEntries(t, tmp); len(left) != 0 {
+			if left := testbin.TempFiles(t, tmp); len(left) != 0 {
 				t.Errorf("TMPDIR holds %v after the response", left)
 			}
 		})
@@ -235,7 +235,7 @@ hwebserver.run(port=0, max_in_memory_file_upload_size=1000)
 		t.Fatalf("valid body: %d %q", code, body)
 	}
 	client.CloseIdleConnections()
-	WaitFor(t, 5*time.Second, "TMPDIR to be empty after a valid upload", func() bool { return len(testbin.DirEntries(t, tmp)) == 0 })
+	WaitFor(t, 5*time.Second, "TMPDIR to be empty after a valid upload", func() bool { return len(testbin.TempFiles(t, tmp)) == 0 })
 
 	for _, c := range cases {
 		code, body := send(c.ctype, c.body)
@@ -250,5 +250,5 @@ hwebserver.run(port=0, max_in_memory_file_upload_size=1000)
 	WaitFor(t, 5*time.Second, "the server's file descriptors to return to their count before any request", func() bool {
 		return procFDCount(t, pid) <= baseline
 	})
-	WaitFor(t, 5*time.Second, "TMPDIR to be empty", func() bool { return len(testbin.DirEntries(t, tmp)) == 0 })
+	WaitFor(t, 5*time.Second, "TMPDIR to be empty", func() bool { return len(testbin.TempFiles(t, tmp)) == 0 })
 }

@@ -661,9 +661,10 @@ def hello(request):
 	}
 }
 
-// A client that never reads while the server floods it: its queue fills,
-// it is disconnected with 1008 and send returns False, and neither the
-// flooding receive nor anybody else waits for it.
+// A client that never reads while the server floods it: past the send
+// budget the flooding receive waits (the GIL released), until the write
+// timeout closes the client with 1008; then send returns False. Nobody
+// else waits for it.
 func TestWebSocketSlowClient(t *testing.T) {
 	p := startWS(t, `
 BIG = "x" * 65536
@@ -694,7 +695,7 @@ def show_stats(request):
 @hwebserver.urlHandler("/hello")
 def hello(request):
     return "hello"
-`)
+`, "--write-timeout", "2s")
 	type stats struct {
 		OK        int  `json:"ok"`
 		False     int  `json:"false"`
@@ -713,13 +714,14 @@ def hello(request):
 	other := wsDial(t, wsURL(p.URL, "/ws"))
 	wsEcho(t, other, "before", "before")
 	wsSend(t, slow, "/flood") // and never read
-	// send never waits for the client: the 2000 sends finish.
+	// send waits for the client until the write timeout closes it; then
+	// the remaining sends return False at once.
 	var s stats
 	WaitFor(t, wsTimeout, "the flooding receive to return", func() bool { s = get(); return s.Done })
 	floodDone := time.Now()
 	t.Logf("flood: %d sends True, %d False", s.OK, s.False)
 	if s.False == 0 || s.OK+s.False != 2000 {
-		t.Errorf("flood: %d True, %d False; want some False once the 256-message queue of a client that does not read is full", s.OK, s.False)
+		t.Errorf("flood: %d True, %d False; want some False once the client that does not read is closed", s.OK, s.False)
 	}
 	// Everybody else is served at once.
 	for i := range 5 {
@@ -971,9 +973,9 @@ CLOGGED = []
 def rec(ws, text_data, bytes_data):
     ws.state["name"] = text_data
     if text_data == "clog":
-        for i in range(200):  # more than the socket buffers, less than the queue
-            ws.send(BIG)
         CLOGGED.append(True)
+        for i in range(200):  # more than the socket buffers and the send budget: send waits
+            ws.send(BIG)
     ws.send("ok")
 
 def disc(ws, code):

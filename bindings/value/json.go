@@ -30,7 +30,20 @@ const MaxJSONNumberDigits = 4300
 // MaxJSONNumberDigits digits. Strings are skipped, so brackets and digits
 // inside them do not count.
 func CheckJSON[T string | []byte](data T) error {
+	_, err := ScanJSON(data)
+	return err
+}
+
+// valueCost is about what one decoded Starlark value takes besides its
+// text: a string or number header, a list or dict slot, allocation slack.
+const valueCost = 64
+
+// ScanJSON is CheckJSON, and also estimates the bytes that decoding data
+// into Starlark values will take: its length plus valueCost per value.
+// A budget checked against it bounds a decode before it starts.
+func ScanJSON[T string | []byte](data T) (cost int64, err error) {
 	depth, digits := 0, 0
+	values := int64(1)
 	inString := false
 	for i := 0; i < len(data); i++ {
 		c := data[i]
@@ -45,7 +58,7 @@ func CheckJSON[T string | []byte](data T) error {
 		}
 		if c >= '0' && c <= '9' {
 			if digits++; digits > MaxJSONNumberDigits {
-				return fmt.Errorf("a number has more than %d digits", MaxJSONNumberDigits)
+				return 0, fmt.Errorf("a number has more than %d digits", MaxJSONNumberDigits)
 			}
 			continue
 		}
@@ -55,11 +68,13 @@ func CheckJSON[T string | []byte](data T) error {
 			inString = true
 		case '[', '{':
 			if depth++; depth > MaxJSONDepth {
-				return fmt.Errorf("nested deeper than %d levels", MaxJSONDepth)
+				return 0, fmt.Errorf("nested deeper than %d levels", MaxJSONDepth)
 			}
 		case ']', '}':
 			depth--
+		case ',', ':':
+			values++
 		}
 	}
-	return nil
+	return int64(len(data)) + values*valueCost, nil
 }

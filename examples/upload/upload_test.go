@@ -120,8 +120,8 @@ func TestUpload(t *testing.T) {
 	}
 
 	// The 3 MB upload's temp file went with its response.
-	var left []os.DirEntry
-	if !testbin.Poll(5*time.Second, func() bool { left, _ = os.ReadDir(tmp); return len(left) == 0 }) {
-		t.Fatalf("TMPDIR still holds %d entries", len(left))
+	var left []string
+	if !testbin.Poll(5*time.Second, func() bool { left = testbin.TempFiles(t, tmp); return len(left) == 0 }) {
+		t.Fatalf("TMPDIR still holds %v", left)
 	}
 }

@@ -74,3 +74,24 @@ func DirEntries(t testing.TB, dir string) []string {
 	}
 	return names
 }
+
+// TempFiles lists the files left under a server's TMPDIR dir: the server
+// spills into a folder of its own there (hwebserver-PID, removed at exit),
+// which is not itself a leftover while the server runs.
+func TempFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
+	"github.com/hwebserver/hwebserver/bindings/value"
 	"go.starlark.net/starlark"
 )
 
@@ -216,6 +217,13 @@ func skipSpace(s string, i int) int {
 // arguments in both styles. request becomes the first positional argument.
 // It never touches the GIL and is safe for concurrent use.
 func Decode(fns map[string]*Func, request starlark.Value, contentType string, form url.Values, files map[string]*bindings.UploadedFile) (*Call, *host.HTTPError) {
+	return DecodeWithin(fns, request, contentType, form, files, 0)
+}
+
+// DecodeWithin is Decode with a budget: a json field whose decoded values
+// would take more than budget bytes (value.ScanJSON's estimate) is
+// refused with 413 before it is decoded. 0: no budget.
+func DecodeWithin(fns map[string]*Func, request starlark.Value, contentType string, form url.Values, files map[string]*bindings.UploadedFile, budget int64) (*Call, *host.HTTPError) {
 	thread := &starlark.Thread{Name: "/api decode"}
 	var (
 		name   string
@@ -229,6 +237,10 @@ func Decode(fns map[string]*Func, request starlark.Value, contentType string, fo
 			return nil, unknownFunction(peeked)
 		} else if !ok && len(js) > maxUnpeekedCall {
 			return nil, badRequest("form field json: want an array whose first element is the function's name, as in [\"ns.fn\", [1, 2], {}]")
+		}
+		if cost, err := value.ScanJSON(js); err == nil && budget > 0 && cost > budget {
+			return nil, &host.HTTPError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf(
+				"Request Entity Too Large: the call's arguments would take about %d MiB to decode, over its share of the server's memory limit (%d MiB: --max-memory shared among max_num_threads workers)", cost>>20, budget>>20)}
 		}
 		v, err := decodeJSONField(thread, js)
 		if err != nil {

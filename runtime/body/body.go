@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -20,10 +19,18 @@ import (
 // 400, never a silently empty GET() or POST().
 const maxFields = 10_000
 
-func tooManyFields(query string) bool { return strings.Count(query, "&")+1 > maxFields }
+// fieldLimit is lim's bound on fields: MaxFields, at most maxFields.
+func (lim Limits) fieldLimit() int {
+	if lim.MaxFields <= 0 || lim.MaxFields > maxFields {
+		return maxFields
+	}
+	return lim.MaxFields
+}
 
-func fieldsFailure(what string) *host.HTTPError {
-	return &host.HTTPError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: %s has more than %d fields", what, maxFields)}
+func tooManyFields(query string, max int) bool { return strings.Count(query, "&")+1 > max }
+
+func fieldsFailure(what string, max int) *host.HTTPError {
+	return &host.HTTPError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: %s has more than %d fields (--max-fields, MAX_FIELDS)", what, max)}
 }
 
 // maxFormSize bounds urlencoded bodies that are parsed into fields.
@@ -31,9 +38,13 @@ const maxFormSize = 64 << 20
 
 // Limits are what reading one request body may use.
 type Limits struct {
-	MaxRequest int64  // max_request_size: a larger body is a 413
-	InMemory   int64  // max_in_memory_file_upload_size: larger bodies and files spill to disk
-	TempDir    string // where spills go; "" means os.TempDir()
+	MaxRequest int64    // max_request_size: a larger body is a 413
+	InMemory   int64    // max_in_memory_file_upload_size: larger bodies and files spill to disk
+	TempDir    string   // where spills go; "" means os.TempDir()
+	MaxFields  int      // query or form fields; more: 400; 0: maxFields
+	SaveRoots  []string // the folders uploads' saveAs may write under
+	// DeferForm leaves an urlencoded body unparsed, for ParseForm (form.go).
+	DeferForm bool
 }
 
 // rawBody is a request body read in full: in memory, or in a temp file
@@ -42,6 +53,7 @@ type rawBody struct {
 	data []byte
 	path string
 	size int64
+	form bool // an urlencoded form left unparsed (Limits.DeferForm)
 }
 
 func (b *rawBody) Size() int64 { return b.size }
@@ -57,8 +69,8 @@ func (b *rawBody) Bytes() ([]byte, error) {
 // Temp files it makes are added to temps, which the caller removes after
 // the response. A body that cannot be read gives the status to answer.
 func (rd *Reader) Read(w http.ResponseWriter, r *http.Request, req *bindings.Request, temps *bindings.TempFiles, lim Limits) *host.HTTPError {
-	if tooManyFields(r.URL.RawQuery) {
-		return fieldsFailure("the query string")
+	if n := lim.fieldLimit(); tooManyFields(r.URL.RawQuery, n) {
+		return fieldsFailure("the query string", n)
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
@@ -96,16 +108,15 @@ func parseBody(req *bindings.Request, body io.Reader, size int64, contentType st
 			return &host.HTTPError{Status: http.StatusRequestEntityTooLarge,
 				Message: fmt.Sprintf("Request Entity Too Large: form bodies are limited to %d bytes; send large data as multipart/form-data", maxFormSize)}
 		}
-		data, err := raw.Bytes()
+		if lim.DeferForm {
+			raw.form = true
+			return nil
+		}
+		data, err := raw.text()
 		if err != nil {
 			return bodyFailure(err, lim.MaxRequest)
 		}
-		if tooManyFields(string(data)) {
-			return fieldsFailure("the form")
-		}
-		// Lenient, as Django and Python's parse_qs are: a malformed pair
-		// (a bad %-escape, a ';') is skipped and the raw body stays readable.
-		req.Form, _ = url.ParseQuery(string(data))
+		return parseForm(req, data, lim)
 	}
 	return nil
 }

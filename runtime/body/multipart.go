@@ -80,6 +80,7 @@ func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim L
 			Data:        f.data,
 			Path:        f.path,
 			Temps:       temps,
+			SaveRoots:   lim.SaveRoots,
 		}
 	}
 }

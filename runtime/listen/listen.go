@@ -8,18 +8,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hwebserver/hwebserver/bindings"
 )
 
-// Listener is one bound port.
+// Listener is one bound port, and the http.Server serving it (serve.go).
 type Listener struct {
 	net.Listener
 	Name       string // "main" or the name given in run(ports=...)
 	Configured int    // the port asked for
 	Port       int    // the port bound
+	TLS        bool   // served over TLS (set before Serve)
+
+	once sync.Once
+	srv  *http.Server
 }
 
 // ListenFunc opens a listener, as net.Listen does.

@@ -1,6 +1,7 @@
 package script
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -32,6 +33,12 @@ type decorator struct {
 // column, and the statements are spliced into the syntax tree, so every
 // position the compiler records is a position in the original file.
 func ParseScript(filename string, src []byte) (*syntax.File, error) {
+	// The scanner reads "\r\n" and a lone "\r" as "\n" (in string
+	// literals too); the decorator scan, which counts lines and joins
+	// them after a backslash, must read them so as well.
+	if bytes.IndexByte(src, '\r') >= 0 {
+		src = bytes.ReplaceAll(bytes.ReplaceAll(src, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
+	}
 	decos, blanked, err := findDecorators(filename, src)
 	if err != nil {
 		return nil, err
@@ -105,6 +112,12 @@ scan:
 			}
 		}
 		switch c {
+		case 0: // the scanner reads NUL as the end of the file
+			if cur >= 0 {
+				decos[cur].end = i
+				cur = -1
+			}
+			break scan
 		case '\n':
 			if cur >= 0 && depth == 0 {
 				decos[cur].end = i
@@ -122,7 +135,7 @@ scan:
 				col = 0
 			}
 		case '#':
-			for i+1 < len(src) && src[i+1] != '\n' {
+			for i+1 < len(src) && src[i+1] != '\n' && src[i+1] != 0 {
 				i++
 			}
 		case '(', '[', '{':

@@ -49,6 +49,23 @@ type Settings struct {
 	HTTPClientMaxResponseSize int64    // HTTP_CLIENT_MAX_RESPONSE_SIZE in bytes; 0 leaves the default (10 MiB)
 	HTTPClientAllowedHosts    []string // HTTP_CLIENT_ALLOWED_HOSTS: host globs the http module may reach; nil: any
 
+	// HTTPS (docs/https.md). The certificate paths are absolute, resolved
+	// against the settings file's folder.
+	SSLCertificate    string   // SSL_CERTIFICATE: PEM certificate chain; with the key, the main port serves TLS
+	SSLCertificateKey string   // SSL_CERTIFICATE_KEY: its PEM private key
+	SSLRedirect       bool     // SSL_REDIRECT: plain listeners answer 308 to the HTTPS URL
+	SSLRedirectHost   string   // SSL_REDIRECT_HOST: the host[:port] of the redirect; "": the request's host, the HTTPS port
+	SSLRedirectExempt []string // SSL_REDIRECT_EXEMPT: path prefixes served over plain HTTP anyway
+	HSTSSeconds       int      // SECURE_HSTS_SECONDS: > 0 sends Strict-Transport-Security on secure responses
+	HSTSSubdomains    bool     // SECURE_HSTS_INCLUDE_SUBDOMAINS
+	HSTSPreload       bool     // SECURE_HSTS_PRELOAD
+
+	UploadDir string // UPLOAD_DIR: a folder, besides the app's, that UploadedFile.saveAs may write in (absolute)
+
+	TrustedProxies    []string // TRUSTED_PROXIES: addresses or CIDRs whose X-Forwarded-* headers are believed
+	UseXForwardedHost bool     // USE_X_FORWARDED_HOST: a trusted proxy's X-Forwarded-Host is the request's host
+
+	limits  map[string]func(*Limits) // the limits' keys given (limits.go)
 	origins map[string]bool
 }
 
@@ -127,28 +144,63 @@ var settingKeys = map[string]func(st *Settings, key string, v starlark.Value) er
 		st.HTTPClientAllowedHosts = list
 		return nil
 	},
+	"SSL_CERTIFICATE": func(st *Settings, key string, v starlark.Value) error { return setPath(&st.SSLCertificate, st, key, v) },
+	"SSL_CERTIFICATE_KEY": func(st *Settings, key string, v starlark.Value) error {
+		return setPath(&st.SSLCertificateKey, st, key, v)
+	},
+	"SSL_REDIRECT": func(st *Settings, key string, v starlark.Value) error { return setBool(&st.SSLRedirect, key, v) },
+	"SSL_REDIRECT_HOST": func(st *Settings, key string, v starlark.Value) error {
+		s, ok := v.(starlark.String)
+		if !ok || s == "" || strings.ContainsAny(string(s), "/ ") {
+			return fmt.Errorf("%s: got %s, want a host[:port] such as \"example.com\"", key, v)
+		}
+		st.SSLRedirectHost = string(s)
+		return nil
+	},
+	"SSL_REDIRECT_EXEMPT": func(st *Settings, key string, v starlark.Value) error {
+		list, err := stringList(key, v, `path prefixes such as "/health"`)
+		st.SSLRedirectExempt = list
+		return err
+	},
+	"SECURE_HSTS_SECONDS": func(st *Settings, key string, v starlark.Value) error {
+		n, err := starlark.AsInt32(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%s: got %s, want a number of seconds >= 0, such as 31536000 (a year)", key, v)
+		}
+		st.HSTSSeconds = n
+		return nil
+	},
+	"SECURE_HSTS_INCLUDE_SUBDOMAINS": func(st *Settings, key string, v starlark.Value) error { return setBool(&st.HSTSSubdomains, key, v) },
+	"SECURE_HSTS_PRELOAD":            func(st *Settings, key string, v starlark.Value) error { return setBool(&st.HSTSPreload, key, v) },
+	"TRUSTED_PROXIES": func(st *Settings, key string, v starlark.Value) error {
+		list, err := stringList(key, v, `addresses or CIDRs such as "10.0.0.1" or "10.0.0.0/8"`)
+		if err == nil {
+			err = checkProxies(list)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		st.TrustedProxies = list
+		return nil
+	},
+	"UPLOAD_DIR":           func(st *Settings, key string, v starlark.Value) error { return setPath(&st.UploadDir, st, key, v) },
+	"USE_X_FORWARDED_HOST": func(st *Settings, key string, v starlark.Value) error { return setBool(&st.UseXForwardedHost, key, v) },
 }
+
+// limitSettingKeys decode the limits' keys (limits.go).
+var limitSettingKeys = limitKeys()
 
 // houdiniKeys are setSettingsForPort keys that hwebserver does not take
 // from a settings file; each maps to advice.
 var houdiniKeys = map[string]string{
-	"PORT":                           "use run(port=...) or --port",
-	"MAX_PORT":                       "use run(up_to_port=...) or --up-to-port",
-	"ALLOW_SYSTEM_PORT":              "use run(use_free_port_on_failure=True) or --use-free-port-on-failure",
-	"IPV6":                           `set ADDRESS to an IPv6 address such as "::1"`,
-	"USE_X_FORWARDED_HOST":           "not supported",
-	"LOG_FILE":                       "redirect the server's standard error instead",
-	"MIN_LOG_SEVERITY":               "use run(verbosity=...) or --verbosity",
-	"SSL_CERTIFICATE":                "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SSL_CERTIFICATE_KEY":            "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SSL_DH_PARAMS":                  "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SSL_VERIFY_PEER":                "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SSL_REDIRECT":                   "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SSL_REDIRECT_HOST":              "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SSL_REDIRECT_EXEMPT":            "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SECURE_HSTS_SECONDS":            "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SECURE_HSTS_INCLUDE_SUBDOMAINS": "HTTPS is not supported; put a TLS-terminating proxy in front",
-	"SECURE_HSTS_PRELOAD":            "HTTPS is not supported; put a TLS-terminating proxy in front",
+	"PORT":              "use run(port=...) or --port",
+	"MAX_PORT":          "use run(up_to_port=...) or --up-to-port",
+	"ALLOW_SYSTEM_PORT": "use run(use_free_port_on_failure=True) or --use-free-port-on-failure",
+	"IPV6":              `set ADDRESS to an IPv6 address such as "::1"`,
+	"LOG_FILE":          "redirect the server's standard error instead",
+	"MIN_LOG_SEVERITY":  "use run(verbosity=...) or --verbosity",
+	"SSL_DH_PARAMS":     "not needed: TLS uses elliptic-curve key exchange (ECDHE)",
+	"SSL_VERIFY_PEER":   "client certificates are not supported",
 }
 
 // Load executes the settings file at path and decodes its
@@ -194,6 +246,9 @@ func Load(path string, printFn func(*starlark.Thread, string)) (*Settings, error
 		}
 		decode, ok := settingKeys[key]
 		if !ok {
+			decode, ok = limitSettingKeys[key]
+		}
+		if !ok {
 			return nil, fmt.Errorf("%s: unknown setting %s%s", where, key, settingHint(key))
 		}
 		if err := decode(st, key, globals[key]); err != nil {
@@ -203,6 +258,9 @@ func Load(path string, printFn func(*starlark.Thread, string)) (*Settings, error
 	}
 	if given["CORS_ORIGIN_WHITELIST"] && given["CORS_ALLOWED_ORIGINS"] {
 		return nil, fmt.Errorf("%s: CORS_ORIGIN_WHITELIST and CORS_ALLOWED_ORIGINS are two names of one setting; keep one", display)
+	}
+	if given["SSL_CERTIFICATE"] != given["SSL_CERTIFICATE_KEY"] {
+		return nil, fmt.Errorf("%s: SSL_CERTIFICATE and SSL_CERTIFICATE_KEY go together: give both, or neither", display)
 	}
 	if !given["CORS_ALLOW_METHODS"] {
 		st.CORSMethods = defaultCORSMethods
@@ -219,8 +277,11 @@ func settingHint(key string) string {
 	if advice, ok := houdiniKeys[key]; ok {
 		return " (a Houdini per-port setting that settings files do not take: " + advice + ")"
 	}
-	known := make([]string, 0, len(settingKeys))
+	known := make([]string, 0, len(settingKeys)+len(limitSettingKeys))
 	for k := range settingKeys {
+		known = append(known, k)
+	}
+	for k := range limitSettingKeys {
 		known = append(known, k)
 	}
 	sort.Strings(known)
@@ -382,5 +443,33 @@ func setAddress(st *Settings, key string, v starlark.Value) error {
 		return fmt.Errorf("%s: %q is not a bind address; want an IP address or host name without a port", key, string(s))
 	}
 	st.Address = a
+	return nil
+}
+
+// setPath decodes a file path, made absolute against the settings file's
+// folder.
+func setPath(dst *string, st *Settings, key string, v starlark.Value) error {
+	s, ok := v.(starlark.String)
+	if !ok || s == "" {
+		return fmt.Errorf("%s: got %s, want a file path", key, v)
+	}
+	p := string(s)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(st.Path), p)
+	}
+	*dst = p
+	return nil
+}
+
+// checkProxies checks TRUSTED_PROXIES entries: IP addresses or CIDRs.
+func checkProxies(list []string) error {
+	for _, p := range list {
+		if _, _, err := net.ParseCIDR(p); err == nil {
+			continue
+		}
+		if net.ParseIP(p) == nil {
+			return fmt.Errorf("%q is neither an IP address nor a CIDR such as \"10.0.0.0/8\"", p)
+		}
+	}
 	return nil
 }

@@ -1,32 +1,45 @@
 // Package static serves static files and archives
 // (registerStaticFilesDirectory, registerArchiveFile) by Go, without
 // Starlark, the GIL or a worker slot: a [Source] is a directory (through
-// os.Root: nothing outside it, symlinks included) or a zip, and [Handler]
-// serves one mount with ETags, Range, conditional requests and HEAD, and
-// no listings. docs/static.md has the rules. Safe for concurrent use.
+// os.Root: nothing outside it, symlinks included) or a zip ([OpenDir],
+// [OpenZip]), and [Handler] serves one mount with ETags, Range,
+// conditional requests and HEAD, and no listings.
+//
+// Work on hostile requests is bounded: a request with more than maxRanges
+// ranges gets the whole file; a compressed archive entry is inflated at
+// most once per response (small ones once per version of the archive,
+// kept in a cache bounded in bytes; large ones streamed, without ranges);
+// and inflating runs under a process-wide semaphore, so that archive
+// requests cannot take every core. docs/static.md has the rules. Safe for
+// concurrent use.
 package static
 
 import (
-	"archive/zip"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"os"
 	"path"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
+
+// maxRanges is the most ranges a request gets as ranges; past it the
+// Range header is ignored and the whole file is the answer (RFC 9110
+// section 14.2 allows it; Apache does the same past its MaxRanges). Real
+// clients ask for one range, or a few; hundreds only cost multipart
+// headers out of a few bytes of request.
+const maxRanges = 64
 
 // Source is what a mount serves from: a directory or a zip.
 type Source interface {
 	// open returns the regular file or directory at name ("." for the
 	// mount's root), or an error when there is none to serve. The
-	// caller closes the content of a file.
+	// caller closes the file.
 	open(name string) (staticFile, error)
 }
 
@@ -36,12 +49,15 @@ type staticFile struct {
 	modTime time.Time
 	size    int64
 	etag    string
-	content io.ReadSeekCloser // nil for a directory
+	file    io.ReadSeekCloser // a file of a directory, open; or nil
+	entry   *zipEntry         // an archive entry, read by its content method; or nil
 }
 
 // Handler serves the files of src under the URL prefix. Paths with
 // nothing to serve go to notFound; methods other than GET and HEAD go to
-// refuse with 405 and a message (the Allow header is set).
+// refuse with 405 and a message (the Allow header is set); an archive
+// entry that cannot be read (corrupt, or an unsupported compression
+// method) goes to refuse with 500.
 func Handler(prefix string, src Source, notFound http.Handler, refuse func(w http.ResponseWriter, r *http.Request, status int, msg string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -75,16 +91,104 @@ func Handler(prefix string, src Source, notFound http.Handler, refuse func(w htt
 			return
 		}
 		defer f.close()
+		content := f.file
+		if f.entry != nil {
+			content, err = f.entry.content(r.Context())
+			if err != nil {
+				if r.Context().Err() == nil { // else the client is gone
+					refuse(w, r, http.StatusInternalServerError,
+						fmt.Sprintf("Internal Server Error: %s: the archive entry cannot be read: %v", r.URL.Path, clientError(err)))
+				}
+				return
+			}
+			defer content.Close()
+		}
 		w.Header().Set("ETag", f.etag)
-		http.ServeContent(w, r, path.Base(name), f.modTime, f.content)
+		stream, once := content.(*streamEntry)
+		if once || rangeCount(r.Header.Get("Range")) > maxRanges {
+			r = withoutRange(r)
+		}
+		if once {
+			// Read once, from the start: the type is found without
+			// ServeContent's sniff-and-rewind, and no range is offered.
+			ctype := mime.TypeByExtension(path.Ext(name))
+			if ctype == "" {
+				ctype = stream.sniff()
+			}
+			w.Header().Set("Content-Type", ctype)
+			w = &noRangesWriter{ResponseWriter: w}
+		}
+		http.ServeContent(w, r, path.Base(name), f.modTime, content)
 	})
 }
 
 func (f staticFile) close() {
-	if f.content != nil {
-		f.content.Close()
+	if f.file != nil {
+		f.file.Close()
 	}
 }
+
+// clientError is err as a client may read it: without the server's paths.
+func clientError(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// rangeCount is the number of ranges in the value of a Range header of
+// the bytes unit (0 for another unit, which ServeContent refuses).
+func rangeCount(h string) int {
+	specs, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return 0
+	}
+	n := 0
+	for spec := range strings.SplitSeq(specs, ",") {
+		if strings.TrimSpace(spec) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// withoutRange is r without its Range and If-Range headers: what
+// ServeContent answers with the whole file.
+func withoutRange(r *http.Request) *http.Request {
+	if r.Header.Get("Range") == "" {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.Header = r.Header.Clone()
+	r2.Header.Del("Range")
+	r2.Header.Del("If-Range")
+	return r2
+}
+
+// noRangesWriter answers "Accept-Ranges: none" (ServeContent always
+// offers bytes).
+type noRangesWriter struct {
+	http.ResponseWriter
+	wroteHeader bool
+}
+
+func (w *noRangesWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		w.Header().Set("Accept-Ranges", "none")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noRangesWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *noRangesWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // staticName is the name under the mount of a request for urlPath, or
 // false when the path must not be served: hidden segments (".git",
@@ -144,196 +248,6 @@ func (d *dirSource) open(name string) (staticFile, error) {
 		modTime: fi.ModTime(),
 		size:    fi.Size(),
 		etag:    `"` + strconv.FormatInt(fi.ModTime().UnixNano(), 36) + "-" + strconv.FormatInt(fi.Size(), 36) + `"`,
-		content: f,
+		file:    f,
 	}, nil
-}
-
-// zipSource serves a zip file. The index is rebuilt when the file changes
-// on disk, which is checked at most once a second.
-type zipSource struct {
-	path    string
-	cur     atomic.Pointer[zipIndex]
-	checked atomic.Int64 // unix nanoseconds of the last check
-	mu      sync.Mutex   // one reload at a time
-}
-
-// zipIndex is one version of the zip file: its open file and its entries.
-type zipIndex struct {
-	file    *os.File
-	size    int64
-	modTime time.Time
-	files   map[string]*zip.File // regular files, by cleaned name
-	dirs    map[string]bool      // directories, listed or implied
-}
-
-func OpenZip(p string) (Source, error) {
-	z := &zipSource{path: p}
-	idx, err := loadZip(p)
-	if err != nil {
-		return nil, err
-	}
-	z.cur.Store(idx)
-	z.checked.Store(time.Now().UnixNano())
-	return z, nil
-}
-
-// loadZip opens and indexes the zip at p. The file is closed by its
-// finalizer when no request and no source uses this version any more.
-func loadZip(p string) (*zipIndex, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	zr, err := zip.NewReader(f, st.Size())
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a readable zip file: %w", p, err)
-	}
-	idx := &zipIndex{file: f, size: st.Size(), modTime: st.ModTime(), files: map[string]*zip.File{}, dirs: map[string]bool{".": true}}
-	for _, zf := range zr.File {
-		name := path.Clean("/" + strings.ReplaceAll(zf.Name, `\`, "/"))[1:]
-		if name == "" {
-			continue
-		}
-		for d := path.Dir(name); d != "."; d = path.Dir(d) {
-			idx.dirs[d] = true
-		}
-		switch mode := zf.Mode(); {
-		case mode.IsDir() || strings.HasSuffix(zf.Name, "/"):
-			idx.dirs[name] = true
-		case mode.IsRegular():
-			idx.files[name] = zf
-		}
-		// Symlinks and other special entries are not served.
-	}
-	return idx, nil
-}
-
-// index returns the current version of the zip, reloading it when the
-// file changed since it was read.
-func (z *zipSource) index() *zipIndex {
-	idx := z.cur.Load()
-	now := time.Now().UnixNano()
-	last := z.checked.Load()
-	if now-last < int64(time.Second) || !z.checked.CompareAndSwap(last, now) {
-		return idx
-	}
-	st, err := os.Stat(z.path)
-	if err != nil || (st.Size() == idx.size && st.ModTime().Equal(idx.modTime)) {
-		return idx // gone or unchanged: keep serving what was read
-	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if cur := z.cur.Load(); cur != idx {
-		return cur
-	}
-	next, err := loadZip(z.path)
-	if err != nil {
-		// Most likely caught halfway through a rewrite: try again later.
-		return idx
-	}
-	z.cur.Store(next)
-	return next
-}
-
-func (z *zipSource) open(name string) (staticFile, error) {
-	idx := z.index()
-	if idx.dirs[name] {
-		return staticFile{dir: true}, nil
-	}
-	zf, ok := idx.files[name]
-	if !ok {
-		return staticFile{}, fs.ErrNotExist
-	}
-	size := int64(zf.UncompressedSize64)
-	var content io.ReadSeekCloser = &compressedEntry{zf: zf, size: size, idx: idx}
-	if zf.Method == zip.Store {
-		off, err := zf.DataOffset()
-		if err != nil {
-			return staticFile{}, err
-		}
-		content = storedEntry{io.NewSectionReader(idx.file, off, size), idx}
-	}
-	return staticFile{
-		modTime: zf.Modified,
-		size:    size,
-		etag:    `"z` + strconv.FormatUint(uint64(zf.CRC32), 36) + "-" + strconv.FormatInt(size, 36) + `"`,
-		content: content,
-	}, nil
-}
-
-// storedEntry reads an uncompressed entry straight from the zip file; it
-// keeps its version of the zip (and so its open file) alive while it is
-// read.
-type storedEntry struct {
-	*io.SectionReader
-	idx *zipIndex
-}
-
-func (storedEntry) Close() error { return nil }
-
-// compressedEntry makes a compressed entry seekable, for Range requests
-// and content sniffing: a seek only records the position, and a read
-// decompresses from the start when it must go back, skipping to the
-// position when it must go forward.
-type compressedEntry struct {
-	zf   *zip.File
-	size int64
-	idx  *zipIndex // keeps the zip file open
-	rc   io.ReadCloser
-	pos  int64 // position of rc
-	want int64 // position of the next Read
-}
-
-func (c *compressedEntry) Seek(offset int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += c.want
-	case io.SeekEnd:
-		offset += c.size
-	default:
-		return 0, errors.New("seek: invalid whence")
-	}
-	if offset < 0 {
-		return 0, errors.New("seek: negative position")
-	}
-	c.want = offset
-	return offset, nil
-}
-
-func (c *compressedEntry) Read(p []byte) (int, error) {
-	if c.rc == nil || c.want < c.pos {
-		if c.rc != nil {
-			c.rc.Close()
-		}
-		rc, err := c.zf.Open()
-		if err != nil {
-			return 0, err
-		}
-		c.rc, c.pos = rc, 0
-	}
-	if c.want > c.pos {
-		n, err := io.CopyN(io.Discard, c.rc, c.want-c.pos)
-		c.pos += n
-		if err != nil {
-			return 0, err
-		}
-	}
-	n, err := c.rc.Read(p)
-	c.pos += int64(n)
-	c.want = c.pos
-	return n, err
-}
-
-func (c *compressedEntry) Close() error {
-	if c.rc != nil {
-		return c.rc.Close()
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -70,9 +71,9 @@ func FuzzStaticName(f *testing.F) {
 	})
 }
 
-// writeZip writes entries to a zip at p: names starting with "stored:"
-// are stored, the others deflated.
-func writeZip(t *testing.T, p string, entries map[string][]byte) {
+// zipBytes makes a zip of entries: names starting with "stored:" are
+// stored, the others deflated.
+func zipBytes(t testing.TB, entries map[string][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -90,9 +91,15 @@ func writeZip(t *testing.T, p string, entries map[string][]byte) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return buf.Bytes()
+}
+
+// writeZip writes a zip of entries (as zipBytes) at p.
+func writeZip(t testing.TB, p string, entries map[string][]byte) {
+	t.Helper()
 	// Written aside and renamed, as a build tool would.
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(tmp, zipBytes(t, entries), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
@@ -101,7 +108,8 @@ func writeZip(t *testing.T, p string, entries map[string][]byte) {
 }
 
 // Seeking and reading a zip entry at random positions gives the bytes of
-// the original, for stored and compressed entries alike.
+// the original, for stored and compressed entries alike, and the
+// compressed one is inflated once for all the reads.
 func TestZipEntrySeekRead(t *testing.T) {
 	data := make([]byte, 200_000)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -110,16 +118,16 @@ func TestZipEntrySeekRead(t *testing.T) {
 	}
 	p := filepath.Join(t.TempDir(), "a.zip")
 	writeZip(t, p, map[string][]byte{"stored:s.bin": data, "d/c.bin": data, "link": []byte("x")})
-	src, err := OpenZip(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := testZip(t, p)
 	for _, name := range []string{"s.bin", "d/c.bin"} {
 		f, err := src.open(name)
-		if err != nil || f.dir || f.size != int64(len(data)) {
+		if err != nil || f.dir || f.size != int64(len(data)) || f.entry == nil {
 			t.Fatalf("open(%q) = %+v, %v", name, f, err)
 		}
-		rs := f.content
+		rs, err := f.entry.content(t.Context())
+		if err != nil {
+			t.Fatalf("%s: content: %v", name, err)
+		}
 		for range 40 {
 			off := rng.Int64N(int64(len(data)))
 			n := min(rng.Int64N(5000)+1, int64(len(data))-off)
@@ -139,6 +147,9 @@ func TestZipEntrySeekRead(t *testing.T) {
 		}
 		rs.Close()
 	}
+	if n := src.inflations.Load(); n != 1 {
+		t.Errorf("%d inflations for 80 reads of one stored and one compressed entry, want 1", n)
+	}
 	if f, err := src.open("d"); err != nil || !f.dir {
 		t.Errorf("open(\"d\") = %+v, %v; want the implied directory", f, err)
 	}
@@ -147,33 +158,40 @@ func TestZipEntrySeekRead(t *testing.T) {
 	}
 }
 
-// A zip rewritten on disk is read again, at most a second later.
+// A zip rewritten on disk is read again, once its check interval (a
+// second) has passed, and not before.
 func TestZipReload(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "a.zip")
-	writeZip(t, p, map[string][]byte{"v.txt": []byte("one")})
-	src, err := OpenZip(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func() string {
-		f, err := src.open("v.txt")
+	synctest.Test(t, func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "a.zip")
+		writeZip(t, p, map[string][]byte{"v.txt": []byte("one")})
+		src, err := OpenZip(p)
 		if err != nil {
-			return "error: " + err.Error()
+			t.Fatal(err)
 		}
-		rs := f.content
-		defer rs.Close()
-		b, _ := io.ReadAll(rs)
-		return string(b)
-	}
-	if got := read(); got != "one" {
-		t.Fatalf("before: %q", got)
-	}
-	writeZip(t, p, map[string][]byte{"v.txt": []byte("two, longer")})
-	deadline := time.Now().Add(5 * time.Second)
-	for read() != "two, longer" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the rewritten zip was not picked up: still %q", read())
+		read := func() string {
+			f, err := src.open("v.txt")
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			rs, err := f.entry.content(t.Context())
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			defer rs.Close()
+			b, _ := io.ReadAll(rs)
+			return string(b)
 		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
+		if got := read(); got != "one" {
+			t.Fatalf("before: %q", got)
+		}
+		writeZip(t, p, map[string][]byte{"v.txt": []byte("two, longer")})
+		time.Sleep(time.Second / 2) // the bubble's clock: no real wait
+		if got := read(); got != "one" {
+			t.Errorf("half a second after the rewrite: %q, want the old %q (checked at most once a second)", got, "one")
+		}
+		time.Sleep(time.Second / 2)
+		if got := read(); got != "two, longer" {
+			t.Errorf("a second after the rewrite: %q, want %q", got, "two, longer")
+		}
+	})
 }

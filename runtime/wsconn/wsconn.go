@@ -1,10 +1,13 @@
 // Package wsconn is the host side of WebSocket connections: [Conn] queues
-// what callbacks send and writes it on a goroutine of its own, so a
-// callback never waits for the network; a client that does not read is
-// dropped (1008). [Set] tracks open connections so that shutdown closes
-// them with 1001 and waits for their disconnect callbacks. [IsUpgrade] and
-// [BadHandshake] check an upgrade request before any callback runs. Safe
-// for concurrent use.
+// what callbacks send and writes it on a goroutine of its own. What one
+// connection holds for its client is bounded in bytes
+// ([Limits.SendBudget]): a send past the budget returns a wait, which the
+// caller runs with the GIL released, until the writer has drained enough.
+// A client that does not take a message within [Limits.WriteTimeout] is
+// closed with 1008 and [Conn.Write] returns [ErrNotReading]. [Set] tracks
+// open connections so that shutdown closes them with 1001 and waits for
+// their disconnect callbacks. [IsUpgrade] and [BadHandshake] check an
+// upgrade request before any callback runs. Safe for concurrent use.
 package wsconn
 
 import (
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,12 +28,17 @@ import (
 )
 
 const (
-	// queueSize bounds the messages queued for one connection; a client
-	// that lets it fill up is disconnected (1008).
-	queueSize = 256
-	// writeTimeout bounds one message write: a client that stops reading
-	// for longer is disconnected.
-	writeTimeout = 10 * time.Second
+	// DefaultSendBudget is the bytes of messages one connection may hold
+	// queued or in flight before a send waits: room for bursts of
+	// thousands of small messages, little memory per connection.
+	DefaultSendBudget = 1 << 20
+	// DefaultWriteTimeout bounds one message write when Limits does not
+	// say: a client that has not taken a message within it is closed
+	// (1008). The server passes its --write-timeout.
+	DefaultWriteTimeout = 10 * time.Second
+	// msgOverhead is what each message counts on top of its payload, so
+	// that a flood of empty messages is bounded too.
+	msgOverhead = 64
 	// Abnormal is the close code when a connection ended without a close
 	// frame (RFC 6455 7.1.5; never sent on the wire).
 	Abnormal = 1006
@@ -41,15 +50,50 @@ const (
 	shutdownPatience = 3 * time.Second
 )
 
+// ErrNotReading is what [Conn.Write] returns when it closed the
+// connection because the client had not taken a message within the write
+// timeout.
+var ErrNotReading = errors.New("the client did not read within the write timeout")
+
+// Limits bound what one connection holds for its client. Zero fields
+// mean their defaults.
+type Limits struct {
+	// SendBudget is the bytes (payloads, plus 64 per message) queued or
+	// being written past which a send waits for the writer. A message
+	// larger than the budget waits until nothing else is pending.
+	SendBudget int64
+	// WriteTimeout is how long one message may take to write before the
+	// client is deemed not reading and closed with 1008.
+	WriteTimeout time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.SendBudget <= 0 {
+		l.SendBudget = DefaultSendBudget
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = DefaultWriteTimeout
+	}
+	return l
+}
+
 // Conn is the host side of one WebSocket connection.
 type Conn struct {
 	WS    *bindings.WebSocketConn  // the ws value callbacks get
+	id    uint64                   // the number in WS's name, for the log
+	lim   Limits                   // with defaults applied
 	raw   atomic.Pointer[net.Conn] // the hijacked connection, once the handshake is done
-	queue chan message             // what the callbacks sent, for the writer
+	wake  chan struct{}            // tells the writer that the queue has something (capacity 1)
 	stop  chan struct{}            // closed to make the writer close the connection now
 	ended chan struct{}            // closed when the reader stopped
 
 	mu          sync.Mutex
+	queue       []message     // for the writer, in order
+	queued      int64         // bytes ever queued (see Limits.SendBudget)
+	written     int64         // bytes ever written; queued-written is what is pending
+	progress    chan struct{} // closed when written grows or the writer ends, if someone waits
+	open        bool          // the handshake hijacked the connection: sends past the budget wait
+	dead        bool          // the writer or the reader has ended: nothing queued will be sent
 	accept      bool
 	closing     bool // a close was asked for: no more sends
 	closeCode   int
@@ -63,14 +107,20 @@ type message struct {
 	last bool // the close marker: send the close frame after what came before
 }
 
+func (m message) cost() int64 { return int64(len(m.data)) + msgOverhead }
+
 var ids atomic.Uint64
 
 // New returns a connection whose handshake has not happened yet.
-func New() *Conn {
-	conn := &Conn{queue: make(chan message, queueSize), stop: make(chan struct{}), ended: make(chan struct{})}
-	conn.WS = bindings.NewWebSocketConn(conn, ids.Add(1))
+func New(lim Limits) *Conn {
+	conn := &Conn{lim: lim.withDefaults(), wake: make(chan struct{}, 1), stop: make(chan struct{}), ended: make(chan struct{})}
+	conn.id = ids.Add(1)
+	conn.WS = bindings.NewWebSocketConn(conn, conn.id)
 	return conn
 }
+
+// ID is the connection's number, as its ws value shows it.
+func (c *Conn) ID() uint64 { return c.id }
 
 // Hijacker wraps w so that the connection the WebSocket library hijacks
 // is known to c, and Drop can close it.
@@ -95,28 +145,73 @@ func (c *Conn) Accepted() (bool, string) {
 	return c.accept && !c.closing, c.closeReason
 }
 
-// Send implements bindings.WebSocketSink: it queues, never waits.
-func (c *Conn) Send(data []byte, binary bool) bool {
-	typ := websocket.MessageText
+// Send implements bindings.WebSocketSink: it queues data and never waits.
+// When the send budget is spent, the message is queued all the same (its
+// payload is in memory already) and wait is non-nil: the caller runs it,
+// with the GIL released, before it sends more. Before the connection
+// opens (in connect) nothing waits, as no writer could drain the queue.
+func (c *Conn) Send(data []byte, binary bool) (bool, func(context.Context) bool) {
+	m := message{typ: websocket.MessageText, data: data}
 	if binary {
-		typ = websocket.MessageBinary
+		m.typ = websocket.MessageBinary
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
-		return false
+		return false, nil
 	}
+	ahead := c.queued - c.written
+	c.push(m)
+	end := c.queued
+	if !c.open || ahead == 0 || end-c.written <= c.lim.SendBudget {
+		return true, nil
+	}
+	return true, func(ctx context.Context) bool { return c.waitRoom(ctx, end, m.cost()) }
+}
+
+// push queues m and wakes the writer. c.mu is held.
+func (c *Conn) push(m message) {
+	c.queue = append(c.queue, m)
+	c.queued += m.cost()
 	select {
-	case c.queue <- message{typ: typ, data: data}:
-		return true
+	case c.wake <- struct{}{}:
 	default:
-		// The client does not read what it is sent: let it go rather
-		// than hold memory, or anyone, for it. A close frame would wait
-		// behind the queue: the connection is dropped at once, and
-		// disconnect gets 1008.
-		c.closing, c.closeCode, c.closeReason = true, int(websocket.StatusPolicyViolation), "send queue full: the client is not reading"
-		c.Drop()
-		return false
+	}
+}
+
+// waitRoom waits until the message that ends at byte end of the queue,
+// and what is ahead of it, fit the budget, or everything ahead of it is
+// written. It reports false when the connection ended first or ctx did.
+func (c *Conn) waitRoom(ctx context.Context, end, cost int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if end-c.written <= c.lim.SendBudget || end-cost <= c.written {
+			return true
+		}
+		if c.dead {
+			return false
+		}
+		if c.progress == nil {
+			c.progress = make(chan struct{})
+		}
+		progress := c.progress
+		c.mu.Unlock()
+		select {
+		case <-progress:
+			c.mu.Lock()
+		case <-ctx.Done():
+			c.mu.Lock()
+			return false
+		}
+	}
+}
+
+// notify wakes the senders waiting for room. c.mu is held.
+func (c *Conn) notify() {
+	if c.progress != nil {
+		close(c.progress)
+		c.progress = nil
 	}
 }
 
@@ -142,6 +237,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	raw, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err == nil {
 		h.conn.raw.Store(&raw)
+		h.conn.mu.Lock()
+		h.conn.open = true // the writer starts next, or End comes
+		h.conn.mu.Unlock()
 	}
 	return raw, brw, err
 }
@@ -157,11 +255,7 @@ func (c *Conn) Close(code int, reason string) {
 		return
 	}
 	c.closing, c.closeCode, c.closeReason = true, code, reason
-	select {
-	case c.queue <- message{last: true}:
-	default:
-		c.stopOnce.Do(func() { close(c.stop) })
-	}
+	c.push(message{last: true})
 }
 
 // CloseRequested returns the code of a close the server side asked for.
@@ -171,17 +265,23 @@ func (c *Conn) CloseRequested() (int, bool) {
 	return c.closeCode, c.closing
 }
 
-// End tells the writer that the reader is done: the connection is closed.
+// End tells the writer that the reader is done: the connection is closed,
+// and senders waiting for room return.
 func (c *Conn) End() {
 	c.mu.Lock()
-	c.closing = true
+	c.closing, c.dead = true, true
+	c.notify()
 	c.mu.Unlock()
 	close(c.ended)
 }
 
 // Write sends the queued messages until a close is asked for, the
-// connection is dropped or fails, or the reader ends.
-func (c *Conn) Write(conn *websocket.Conn) {
+// connection is dropped or fails, or the reader ends. It returns
+// [ErrNotReading] when it closed the connection because a message was not
+// taken within the write timeout; the error of another failed write; nil
+// otherwise. Senders still waiting for room are released when it returns.
+func (c *Conn) Write(conn *websocket.Conn) error {
+	defer c.finish()
 	// stopCtx ends a write in progress when the connection is dropped.
 	stopCtx, cancelStop := context.WithCancel(context.Background())
 	defer cancelStop()
@@ -194,26 +294,63 @@ func (c *Conn) Write(conn *websocket.Conn) {
 	}()
 	for {
 		select {
-		case m := <-c.queue:
-			if m.last {
-				c.closeHandshake(conn)
-				return
-			}
-			ctx, cancel := context.WithTimeout(stopCtx, writeTimeout)
-			err := conn.Write(ctx, m.typ, m.data)
-			cancel()
-			if err != nil {
-				c.fail(conn, err)
-				return
-			}
 		case <-c.stop:
 			conn.CloseNow()
-			return
+			return nil
 		case <-c.ended:
 			conn.CloseNow()
-			return
+			return nil
+		default:
 		}
+		m, ok := c.next()
+		if !ok {
+			select {
+			case <-c.wake:
+			case <-c.stop:
+			case <-c.ended:
+			}
+			continue
+		}
+		if m.last {
+			c.closeHandshake(conn)
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(stopCtx, c.lim.WriteTimeout)
+		err := conn.Write(ctx, m.typ, m.data)
+		cancel()
+		if err != nil {
+			return c.fail(conn, err)
+		}
+		c.mu.Lock()
+		c.written += m.cost()
+		c.notify()
+		c.mu.Unlock()
 	}
+}
+
+// next takes the first queued message, if any.
+func (c *Conn) next() (message, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) == 0 {
+		return message{}, false
+	}
+	m := c.queue[0]
+	c.queue[0] = message{}
+	c.queue = c.queue[1:]
+	return m, true
+}
+
+// finish marks the writer ended: nothing queued will be sent, sends fail
+// and waiting senders return.
+func (c *Conn) finish() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.closing, c.closeCode = true, Abnormal
+	}
+	c.dead, c.queue = true, nil
+	c.notify()
 }
 
 // closeHandshake sends the close frame the script (or shutdown) asked for
@@ -237,17 +374,32 @@ func (c *Conn) closeHandshake(conn *websocket.Conn) {
 	}
 }
 
-// fail ends a connection whose write failed.
-func (c *Conn) fail(conn *websocket.Conn, err error) {
+// fail ends a connection whose write failed. A write that timed out means
+// the client is not reading: 1008. No close frame can follow a message
+// cut off mid-frame, so the connection is closed without one.
+func (c *Conn) fail(conn *websocket.Conn, err error) error {
+	// The listener's own write deadline (runtime/listen) may fire first.
+	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)
 	c.mu.Lock()
-	if !c.closing {
+	switch {
+	case timedOut:
+		c.closing, c.closeCode = true, int(websocket.StatusPolicyViolation)
+	case !c.closing:
 		c.closing, c.closeCode = true, Abnormal
-		if errors.Is(err, context.DeadlineExceeded) {
-			c.closeCode = int(websocket.StatusPolicyViolation)
-		}
 	}
 	c.mu.Unlock()
 	conn.CloseNow()
+	if timedOut {
+		return fmt.Errorf("%w (%s)", ErrNotReading, c.lim.WriteTimeout)
+	}
+	select {
+	case <-c.stop: // dropped: the write was cut off on purpose
+		return nil
+	case <-c.ended:
+		return nil
+	default:
+		return err
+	}
 }
 
 // Set is the open connections of a server. The zero value is ready.
