@@ -6,8 +6,8 @@
 // Map of the package (its concerns live in subpackages, one each: see
 // docs/architecture.md):
 //
-//   - server.go: Server, the listeners' http.Servers, shutdown; Main is
-//     the whole life of `hwebserver run`.
+//   - server.go: Server, starting the listeners (limits, TLS), shutdown;
+//     Main is the whole life of `hwebserver run`.
 //   - generation.go: one execution of the script and the per-port
 //     handlers built from what it registered; one publish path (publish)
 //     for the first load and every reload; the middleware of every
@@ -15,10 +15,9 @@
 //   - kinds.go: the table of registration kinds that building routes, the
 //     debug route list, port warnings and check all loop over.
 //   - invoke.go: the call path: body, admission (sched.Pool), the GIL,
-//     a recycled thread, limits, the call; Failure is what a call that
-//     produced no Response answers.
-//   - respond.go: writing a Response or a Failure (the one adapter),
-//     error pages and file streaming.
+//     a recycled thread (callframe), limits, the call; a call that
+//     produced no Response returns a failure.Failure.
+//   - respond.go: writing a Response; the debug 404.
 //   - api.go, websocket.go: the /api and WebSocket handler kinds (their
 //     decoding and connections live in apicall and wsconn).
 //   - reload.go: the reload path: new generations on file changes.

@@ -1,6 +1,10 @@
 // Package listen binds the ports of run(): the main port with Houdini's
 // fallbacks (up_to_port, use_free_port_on_failure) and the named extra
-// ports, each a [Listener] that knows the port asked for and the one bound.
+// ports, each a [Listener] that knows the port asked for and the one bound,
+// and serves them ([Listener.Serve]: the http.Server, TLS, timeouts). Its
+// connections are bounded by [Limit]: a cap on open connections, a write
+// timeout on clients that stop reading, and the record behind
+// [AmbiguousLength] (Content-Length with Transfer-Encoding).
 package listen
 
 import (

@@ -1,9 +1,13 @@
 // Package middleware holds the concerns that cut across every listener,
 // each a func(http.Handler) http.Handler as in chi's middleware package:
 // [Recover] (a panic is a 500, not a dropped connection), [RefuseTunnels]
-// (CONNECT and TRACE are 405) and [AccessLog]
-// (one line per request at verbosity "medium"). The runtime composes them
-// in one place, Server.portHandler. Safe for concurrent use.
+// (CONNECT and TRACE are 405), [RefuseAmbiguousLength] (request
+// smuggling), [Forwarded] (X-Forwarded-* from trusted proxies),
+// [Compress] (gzip, zstd), [AccessLog] (one line per request at verbosity
+// "medium"), [RateLimit] (429 per client IP), and the settings' HTTPS
+// rules [HSTS] and [RedirectHTTPS]. The runtime composes them in one
+// place, Server.portHandler (and the HTTPS rules per generation, in
+// Server.withSettings). Safe for concurrent use.
 package middleware
 
 import (
