@@ -13,6 +13,7 @@ import (
 	"github.com/hwebserver/hwebserver/runtime/apicall"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/failure"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"go.starlark.net/starlark"
@@ -24,16 +25,16 @@ import (
 // apiTable is the set of API functions served on one port.
 type apiTable struct {
 	fns   map[string]*apicall.Func
-	dones map[string]func(starlark.Value) (*bindings.Response, *Failure) // per function, made once
-	list  string                                                         // "API functions on this port: ...", the debug detail of a 404
+	dones map[string]func(starlark.Value) (*bindings.Response, *failure.Failure) // per function, made once
+	list  string                                                                 // "API functions on this port: ...", the debug detail of a 404
 }
 
 // apiResult adapts af.Result to the call path, once per function.
-func apiResult(af *apicall.Func) func(starlark.Value) (*bindings.Response, *Failure) {
-	return func(v starlark.Value) (*bindings.Response, *Failure) {
+func apiResult(af *apicall.Func) func(starlark.Value) (*bindings.Response, *failure.Failure) {
+	return func(v starlark.Value) (*bindings.Response, *failure.Failure) {
 		resp, err := af.Result(v)
 		if err != nil {
-			return nil, &Failure{Status: err.Status, Message: err.Message, Log: err.Message}
+			return nil, &failure.Failure{Status: err.Status, Message: err.Message, Log: err.Message}
 		}
 		return resp, nil
 	}
@@ -41,8 +42,8 @@ func apiResult(af *apicall.Func) func(starlark.Value) (*bindings.Response, *Fail
 
 // apiRoute returns the built-in POST /api route of listener l when gen
 // registered API functions for it.
-func (s *Server) apiRoute(gen *generation, l *listener) (router.Route, bool) {
-	t := &apiTable{fns: map[string]*apicall.Func{}, dones: map[string]func(starlark.Value) (*bindings.Response, *Failure){}}
+func (s *Server) apiRoute(gen *generation, l *listen.Listener) (router.Route, bool) {
+	t := &apiTable{fns: map[string]*apicall.Func{}, dones: map[string]func(starlark.Value) (*bindings.Response, *failure.Failure){}}
 	var lines []string
 	for _, f := range gen.reg.API {
 		if onPort(f.Ports, l) {
@@ -65,14 +66,14 @@ func (s *Server) apiRoute(gen *generation, l *listener) (router.Route, bool) {
 var peeked = map[string]int{"json": 4 << 10, "cmd_function": 1 << 10}
 
 // apiHandler serves POST /api for one port.
-func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Handler {
-	check := func(w http.ResponseWriter, r *http.Request) *Failure {
+func (s *Server) apiHandler(gen *generation, l *listen.Listener, t *apiTable) http.Handler {
+	check := func(w http.ResponseWriter, r *http.Request) *failure.Failure {
 		if r.Method == http.MethodPost {
 			return nil
 		}
 		return failure.MethodNotAllowed(w, r, http.MethodPost, "; API functions are called with POST")
 	}
-	return s.handleForm(gen, "/api", false, true, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
+	return s.handleForm(gen, "/api", false, true, l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *failure.Failure {
 		// Work is bounded before it is paid for: the function's name is
 		// read from the start of the raw form, then a pool slot taken, and
 		// only then are the fields parsed and the arguments decoded, so
@@ -95,7 +96,7 @@ func (s *Server) apiHandler(gen *generation, l *listener, t *apiTable) http.Hand
 			call, err = apicall.DecodeWithin(t.fns, req, r.Header.Get("Content-Type"), req.Form, req.Files, s.decodeBudget())
 		}
 		if err != nil {
-			fail := &Failure{Status: err.Status, Message: err.Message}
+			fail := &failure.Failure{Status: err.Status, Message: err.Message}
 			if fail.Status == http.StatusNotFound {
 				fail.Detail = t.list
 			}

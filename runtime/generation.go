@@ -152,7 +152,7 @@ func (s *Server) staticHandler(m *bindings.StaticMount, src static.Source, notFo
 }
 
 // routeList describes the routes of listener l, for the debug 404 page.
-func (g *generation) routeList(l *listener) string {
+func (g *generation) routeList(l *listen.Listener) string {
 	var lines []string
 	for _, k := range kinds {
 		for _, e := range k.entries(g.reg) {
@@ -170,7 +170,7 @@ func (g *generation) routeList(l *listener) string {
 
 // closestRoute returns the registered path on listener l nearest to path,
 // when near enough to be a typo, for the debug 404 page.
-func (g *generation) closestRoute(l *listener, path string) string {
+func (g *generation) closestRoute(l *listen.Listener, path string) string {
 	var paths []string
 	for _, k := range kinds {
 		for _, e := range k.entries(g.reg) {
@@ -189,7 +189,7 @@ func (g *generation) closestRoute(l *listener, path string) string {
 // (debug mode); compression (COMPRESS_RESPONSES); the access log; the
 // rate limit (RATE_LIMIT, one limiter for every listener). Then the generation pinned for the whole request,
 // whose own handler applies the settings (Host, HTTPS, CORS) and routes.
-func (s *Server) portHandler(l *listener) http.Handler {
+func (s *Server) portHandler(l *listen.Listener) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inflight.Add(1)
 		defer s.inflight.Add(-1)
@@ -203,11 +203,11 @@ func (s *Server) portHandler(l *listener) http.Handler {
 		middleware.Recover(s.log),
 		middleware.RefuseTunnels,
 		middleware.RefuseAmbiguousLength(listen.AmbiguousLength),
-		middleware.Forwarded(s.edge.proxies, s.edge.forwardedHost),
+		s.edge.Forwarded,
 		s.liveEndpoints,
 		when(s.limits.Compress, middleware.Compress),
 		middleware.AccessLog(s.log, s.opts.Level),
-		s.edge.rateLimit,
+		s.edge.RateLimit,
 	)
 }
 
@@ -273,7 +273,7 @@ func (s *Server) settingsOf(g *generation) *settings.Settings {
 // On listener l (nil: none), the settings' HTTPS rules come first after
 // the Host check: HSTS on secure responses (SECURE_HSTS_*), and with
 // SSL_REDIRECT a 308 to the HTTPS URL for requests that are not secure.
-func (s *Server) withSettings(st *settings.Settings, l *listener, next http.Handler) http.Handler {
+func (s *Server) withSettings(st *settings.Settings, l *listen.Listener, next http.Handler) http.Handler {
 	if st != nil && l != nil {
 		if st.SSLRedirect {
 			httpsPort := 0 // no TLS here: a proxy in front serves https on 443

@@ -12,6 +12,7 @@ import (
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/callframe"
 	"github.com/hwebserver/hwebserver/runtime/failure"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
@@ -24,16 +25,16 @@ import (
 // session codec of the generation's settings, then serve. A Failure from
 // any step is written by the one adapter, failure.Writer; serve writes its
 // own successful response.
-func (s *Server) handle(gen *generation, route string, params bool, l *listener, check func(w http.ResponseWriter, r *http.Request) *Failure,
-	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure) http.Handler {
+func (s *Server) handle(gen *generation, route string, params bool, l *listen.Listener, check func(w http.ResponseWriter, r *http.Request) *failure.Failure,
+	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *failure.Failure) http.Handler {
 	return s.handleForm(gen, route, params, false, l, check, serve)
 }
 
 // handleForm is handle, where deferForm leaves an urlencoded body
 // unparsed for serve to parse (body.ParseForm): /api reads the function's
 // name first.
-func (s *Server) handleForm(gen *generation, route string, params, deferForm bool, l *listener, check func(w http.ResponseWriter, r *http.Request) *Failure,
-	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure) http.Handler {
+func (s *Server) handleForm(gen *generation, route string, params, deferForm bool, l *listen.Listener, check func(w http.ResponseWriter, r *http.Request) *failure.Failure,
+	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *failure.Failure) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		middleware.SetRoute(w, route)
 		if check != nil {
@@ -60,15 +61,15 @@ func (s *Server) handleForm(gen *generation, route string, params, deferForm boo
 }
 
 // urlHandler returns the handler of one urlHandler registration.
-func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener) http.Handler {
-	var check func(w http.ResponseWriter, r *http.Request) *Failure
+func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listen.Listener) http.Handler {
+	var check func(w http.ResponseWriter, r *http.Request) *failure.Failure
 	if h.Methods != nil {
 		methods := slices.Clone(h.Methods)
 		if slices.Contains(methods, "GET") && !slices.Contains(methods, "HEAD") {
 			methods = append(methods, "HEAD")
 		}
 		allow := strings.Join(methods, ", ")
-		check = func(w http.ResponseWriter, r *http.Request) *Failure {
+		check = func(w http.ResponseWriter, r *http.Request) *failure.Failure {
 			if slices.Contains(methods, r.Method) {
 				return nil
 			}
@@ -78,7 +79,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 	name := h.Fn.Name()
 	// result converts what the handler returned; made once per route, not
 	// per request.
-	result := func(v starlark.Value) (*bindings.Response, *Failure) {
+	result := func(v starlark.Value) (*bindings.Response, *failure.Failure) {
 		switch v := v.(type) {
 		case *bindings.Response:
 			return v, nil
@@ -94,7 +95,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 		}
 		return nil, failure.Internal(fmt.Sprintf("handler %s for %s returned %s, want hwebserver.Response, str, dict or list", name, h.Path, v.Type()))
 	}
-	return s.handle(gen, name, strings.Contains(h.Path, "{"), l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
+	return s.handle(gen, name, strings.Contains(h.Path, "{"), l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *failure.Failure {
 		resp, fail := s.call(r, gen, name, h.Fn, req, nil, nil, result)
 		if fail == nil {
 			s.respond(w, r, req, resp)
@@ -107,7 +108,7 @@ func (s *Server) urlHandler(gen *generation, h *bindings.URLHandler, l *listener
 // admission to the pool, the GIL, a thread whose cancellation follows the
 // request, and the request limits. done converts the result while the GIL
 // is still held.
-func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
+func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *failure.Failure)) (*bindings.Response, *failure.Failure) {
 	if fail := s.admit(r.Context(), name); fail != nil {
 		return nil, fail
 	}
@@ -117,7 +118,7 @@ func (s *Server) call(r *http.Request, gen *generation, name string, fn starlark
 
 // admit takes a pool slot for the call named name, waiting in the backlog;
 // the caller releases it (s.pool.Release) when the call is done.
-func (s *Server) admit(ctx context.Context, name string) *Failure {
+func (s *Server) admit(ctx context.Context, name string) *failure.Failure {
 	queued := s.waitStart()
 	if err := s.pool.Acquire(ctx); err != nil {
 		return s.admissionFailure(ctx, err)
@@ -127,7 +128,7 @@ func (s *Server) admit(ctx context.Context, name string) *Failure {
 }
 
 // callAdmitted is call for a request that already holds a pool slot.
-func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
+func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *failure.Failure)) (*bindings.Response, *failure.Failure) {
 	ctx := r.Context()
 	if s.limits.RequestTimeout > 0 {
 		var cancel context.CancelFunc
@@ -148,7 +149,7 @@ func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn 
 
 // run takes the GIL and runs the call of frame cf. The frame's GIL handle
 // holds the lock only while run does.
-func (s *Server) run(cf *callframe.Frame, gen *generation, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *Failure)) (*bindings.Response, *Failure) {
+func (s *Server) run(cf *callframe.Frame, gen *generation, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *failure.Failure)) (*bindings.Response, *failure.Failure) {
 	ctx, lock := cf.Ctx(), &cf.Lock
 	gilWait := s.waitStart()
 	if err := lock.Acquire(ctx); err != nil {
@@ -192,7 +193,7 @@ func (s *Server) run(cf *callframe.Frame, gen *generation, fn starlark.Callable,
 // saveSession computes, still under the GIL, the cookie of a session the
 // handler changed; arg is the call's first argument, the request of URL
 // handlers and API functions.
-func saveSession(arg starlark.Value) *Failure {
+func saveSession(arg starlark.Value) *failure.Failure {
 	req, ok := arg.(*bindings.Request)
 	if !ok {
 		return nil
@@ -207,7 +208,7 @@ func saveSession(arg starlark.Value) *Failure {
 
 // scriptFailure maps an error from Starlark to a status, with the debug
 // page's trace in debug mode.
-func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure {
+func (s *Server) scriptFailure(gen *generation, name string, err error) *failure.Failure {
 	var tr *script.Trace
 	if s.debug.Load() && gen.loader != nil {
 		tr = script.NewTrace(err, gen.loader.Line)
@@ -216,7 +217,7 @@ func (s *Server) scriptFailure(gen *generation, name string, err error) *Failure
 }
 
 // admissionFailure is the 503 for a request the pool would not take.
-func (s *Server) admissionFailure(ctx context.Context, err error) *Failure {
+func (s *Server) admissionFailure(ctx context.Context, err error) *failure.Failure {
 	if ctx.Err() != nil {
 		return failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
@@ -227,19 +228,16 @@ func (s *Server) admissionFailure(ctx context.Context, err error) *Failure {
 // readRequest reads and parses the body of r before the GIL is taken, and
 // returns the Request value for the handler. Temp files it made are in the
 // returned TempFiles, which the caller removes after the response.
-func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listener, gen *generation, deferForm bool) (*bindings.Request, *bindings.TempFiles, *Failure) {
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listen.Listener, gen *generation, deferForm bool) (*bindings.Request, *bindings.TempFiles, *failure.Failure) {
 	both := &struct {
 		req   bindings.Request
 		temps bindings.TempFiles
 	}{req: bindings.Request{HTTP: r, LocalPort: l.Port, Secure: middleware.IsSecure(r)}, temps: bindings.TempFiles{Dir: s.opts.TempDir}}
 	if err := s.bodies.Read(w, r, &both.req, &both.temps, s.bodyLimits(gen, deferForm)); err != nil {
-		return nil, &both.temps, &Failure{Status: err.Status, Message: err.Message}
+		return nil, &both.temps, &failure.Failure{Status: err.Status, Message: err.Message}
 	}
 	return &both.req, &both.temps, nil
 }
-
-// Failure is a call that did not produce a Response (runtime/failure).
-type Failure = failure.Failure
 
 // bodyLimits are what reading a request body of gen may use.
 func (s *Server) bodyLimits(gen *generation, deferForm bool) body.Limits {

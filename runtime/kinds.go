@@ -11,6 +11,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/apicall"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/static"
 	"go.starlark.net/starlark"
 )
@@ -36,7 +37,7 @@ type kind struct {
 	name    string // in warnings and in check's summary ("2 URL handler(s)")
 	heading string // check's heading of the list
 	entries func(reg *bindings.Registry) []entry
-	routes  func(b *builder, l *listener) []router.Route
+	routes  func(b *builder, l *listen.Listener) []router.Route
 }
 
 // entry is one registration as the consumers see it.
@@ -58,7 +59,7 @@ type builder struct {
 
 // onPort reports whether a registration for ports serves listener l; nil
 // ports serve every listener.
-func onPort(ports []string, l *listener) bool {
+func onPort(ports []string, l *listen.Listener) bool {
 	if ports == nil {
 		return true
 	}
@@ -105,7 +106,7 @@ func urlEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func urlRoutes(b *builder, l *listener) []router.Route {
+func urlRoutes(b *builder, l *listen.Listener) []router.Route {
 	var routes []router.Route
 	for _, h := range b.g.reg.Handlers {
 		if onPort(h.Ports, l) {
@@ -139,7 +140,7 @@ func apiEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func apiRoutes(b *builder, l *listener) []router.Route {
+func apiRoutes(b *builder, l *listen.Listener) []router.Route {
 	if r, ok := b.s.apiRoute(b.g, l); ok {
 		return []router.Route{r}
 	}
@@ -166,7 +167,7 @@ func webSocketEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func webSocketRoutes(b *builder, l *listener) []router.Route {
+func webSocketRoutes(b *builder, l *listen.Listener) []router.Route {
 	var routes []router.Route
 	for _, h := range b.g.reg.WebSockets {
 		if onPort(h.Ports, l) {
@@ -191,7 +192,7 @@ func staticEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func staticRoutes(b *builder, l *listener) []router.Route {
+func staticRoutes(b *builder, l *listen.Listener) []router.Route {
 	var routes []router.Route
 	for _, m := range b.g.reg.Static {
 		if src := b.sources[m]; src != nil && onPort(m.Ports, l) {

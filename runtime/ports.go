@@ -3,6 +3,8 @@ package runtime
 import (
 	"slices"
 	"strings"
+
+	"github.com/hwebserver/hwebserver/runtime/listen"
 )
 
 // warnUnservedPorts logs registrations whose ports=[...] name no listener:
@@ -11,7 +13,7 @@ func (s *Server) warnUnservedPorts(gen *generation) {
 	check := func(kind, what, where string, ports []string) {
 		var missing []string
 		for _, p := range ports {
-			if !slices.ContainsFunc(s.listeners, func(l *listener) bool { return onPort([]string{p}, l) }) {
+			if !slices.ContainsFunc(s.listeners, func(l *listen.Listener) bool { return onPort([]string{p}, l) }) {
 				missing = append(missing, p)
 			}
 		}

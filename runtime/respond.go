@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/live"
 	"github.com/hwebserver/hwebserver/runtime/static"
 )
@@ -67,7 +68,7 @@ func (s *Server) writeResponse(w http.ResponseWriter, r *http.Request, resp *bin
 
 // notFoundHandler answers requests no route matches; in debug mode the
 // page lists the routes of the port, as Django's does.
-func (s *Server) notFoundHandler(gen *generation, l *listener) http.Handler {
+func (s *Server) notFoundHandler(gen *generation, l *listen.Listener) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		detail := ""
 		if s.debug.Load() {

@@ -3,12 +3,9 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
-	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,16 +19,12 @@ import (
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/memguard"
-	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/modules"
 	"github.com/hwebserver/hwebserver/runtime/sched"
 	"github.com/hwebserver/hwebserver/runtime/settings"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
 	"go.starlark.net/starlark"
 )
-
-// listener is one bound port and the http.Server serving it.
-type listener = listen.Listener
 
 // Server is one hwebserver process: a script, its generations and its
 // listeners. Create it with New and run it with Main.
@@ -52,10 +45,10 @@ type Server struct {
 
 	cfg       *bindings.RunConfig // effective run() configuration, set by start
 	limits    settings.Limits     // effective limits: flags over settings over defaults, set by New and start
-	edge      edge                // what the listeners' middleware applies, from the settings at start
+	edge      settings.Edge       // what the listeners' middleware applies, from the settings at start
 	debug     atomic.Bool
 	current   atomic.Pointer[generation]
-	listeners []*listener
+	listeners []*listen.Listener
 	started   atomic.Bool
 
 	baseCtx      context.Context // parent of every request context
@@ -77,34 +70,6 @@ type Server struct {
 
 	io          *modules.State     // state behind store, sql and log (runtime/modules)
 	cliSettings *settings.Settings // the file of --settings, read before the first load
-}
-
-// edge is what the listeners' middleware needs from the settings read at
-// start (portHandler): which proxies are believed, and the rate limit.
-type edge struct {
-	proxies       middleware.Proxies
-	forwardedHost bool                            // USE_X_FORWARDED_HOST
-	rateLimit     func(http.Handler) http.Handler // RATE_LIMIT's, one limiter for every listener
-}
-
-// newEdge reads the edge of settings st (nil: none) and limits lim.
-func newEdge(st *settings.Settings, lim settings.Limits) (edge, error) {
-	var e edge
-	var err error
-	if st != nil {
-		if e.proxies, err = middleware.ParseTrustedProxies(st.TrustedProxies); err != nil {
-			return e, fmt.Errorf("TRUSTED_PROXIES: %w", err)
-		}
-		e.forwardedHost = st.UseXForwardedHost
-	}
-	if lim.RateLimit != "" {
-		rate, err := middleware.ParseRate(lim.RateLimit)
-		if err != nil {
-			return e, fmt.Errorf("rate limit: %w", err)
-		}
-		e.rateLimit = middleware.RateLimit(rate, middleware.ClientIP)
-	}
-	return e, nil
 }
 
 // New returns a server for opts.
@@ -251,7 +216,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	}
 	gen.settings = st
 	s.limits = st.ApplyLimits(*s.opts.Limits, s.opts.LimitsTyped)
-	if s.edge, err = newEdge(st, s.limits); err != nil {
+	if s.edge, err = st.Edge(s.limits); err != nil {
 		return err
 	}
 	if err := s.configureIO(gen, st); err != nil {
@@ -292,7 +257,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	}
 	s.startLive(cfg, gen)
 	s.startGuard()
-	errLog := log.New(&httpErrorLog{s.log}, "", 0)
+	errLog := logs.HTTPErrorLog(s.log)
 	for _, l := range s.listeners {
 		lim := s.limits
 		serving := listen.Serving{Handler: s.portHandler(l), Base: s.baseCtx, ErrorLog: errLog,
@@ -332,13 +297,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 
 // startGuard starts the memory guard with the limit of --max-memory.
 func (s *Server) startGuard() {
-	limit := s.opts.MaxMemory
-	switch {
-	case limit == 0:
-		limit = memguard.DefaultLimit()
-	case limit < 0:
-		limit = 0 // off: the watcher still ends calls past their deadline
-	}
+	limit := memguard.Resolve(s.opts.MaxMemory)
 	s.guard.Start(memguard.Config{Limit: limit, Logger: s.log})
 	if limit > 0 {
 		s.log.Log(context.Background(), logs.LevelDetail, "memory guard", "limit_mib", limit>>20)
@@ -412,12 +371,4 @@ func (s *Server) awaitHandlers(d time.Duration) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// httpErrorLog sends net/http's own complaints (bad TLS, panics) to the log.
-type httpErrorLog struct{ log *slog.Logger }
-
-func (w *httpErrorLog) Write(p []byte) (int, error) {
-	w.log.Log(context.Background(), logs.LevelDetail, strings.TrimSpace(string(p)))
-	return len(p), nil
 }

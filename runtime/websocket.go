@@ -15,33 +15,35 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/runtime/failure"
+	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/wsconn"
 	"go.starlark.net/starlark"
 )
 
 // ignoreResult is the result converter of WebSocket callbacks, whose
 // return values are not used.
-func ignoreResult(starlark.Value) (*bindings.Response, *Failure) { return nil, nil }
+func ignoreResult(starlark.Value) (*bindings.Response, *failure.Failure) { return nil, nil }
 
 // webSocketHandler serves the WebSocket registration h of generation gen
 // on listener l.
-func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler, l *listener) http.Handler {
+func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler, l *listen.Listener) http.Handler {
 	name := "WebSocket " + h.Path
-	check := func(w http.ResponseWriter, r *http.Request) *Failure {
+	check := func(w http.ResponseWriter, r *http.Request) *failure.Failure {
 		if !wsconn.IsUpgrade(r) {
 			w.Header().Set("Upgrade", "websocket")
-			return &Failure{Status: http.StatusUpgradeRequired, Message: fmt.Sprintf("Upgrade Required: %s is a WebSocket endpoint", r.URL.Path)}
+			return &failure.Failure{Status: http.StatusUpgradeRequired, Message: fmt.Sprintf("Upgrade Required: %s is a WebSocket endpoint", r.URL.Path)}
 		}
 		if msg := wsconn.BadHandshake(r); msg != "" {
-			return &Failure{Status: http.StatusBadRequest, Message: "Bad Request: " + msg}
+			return &failure.Failure{Status: http.StatusBadRequest, Message: "Bad Request: " + msg}
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !s.wsOriginAllowed(gen, origin, r.Host) {
-			return &Failure{Status: http.StatusForbidden,
+			return &failure.Failure{Status: http.StatusForbidden,
 				Message: fmt.Sprintf("Forbidden: WebSocket connections from origin %s are not allowed (CORS_ORIGIN_WHITELIST in the settings file)", origin)}
 		}
 		return nil
 	}
-	return s.handle(gen, name, strings.Contains(h.Path, "{"), l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *Failure {
+	return s.handle(gen, name, strings.Contains(h.Path, "{"), l, check, func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *failure.Failure {
 		conn := wsconn.New(s.wsLimits())
 		spec := h.Spec
 		if spec.Connect == nil {
@@ -54,7 +56,7 @@ func (s *Server) webSocketHandler(gen *generation, h *bindings.WebSocketHandler,
 			if reason != "" {
 				msg += ": " + reason
 			}
-			return &Failure{Status: http.StatusForbidden, Message: msg}
+			return &failure.Failure{Status: http.StatusForbidden, Message: msg}
 		}
 		c, err := websocket.Accept(conn.Hijacker(w), r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // origin checked above
 		if err != nil {
@@ -144,7 +146,7 @@ func (s *Server) serveWebSocket(r *http.Request, gen *generation, name string, s
 
 // wsCallbackFailed logs a callback that failed; there is no response to
 // carry it.
-func (s *Server) wsCallbackFailed(callback string, fail *Failure) {
+func (s *Server) wsCallbackFailed(callback string, fail *failure.Failure) {
 	switch {
 	case fail.Quiet:
 	case fail.Log != "" && strings.Contains(fail.Log, callback):

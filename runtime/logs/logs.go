@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"strings"
 	"sync"
@@ -101,4 +102,17 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// HTTPErrorLog is a log.Logger for http.Server.ErrorLog: net/http's own
+// complaints (bad TLS handshakes, panics) go to lg at the detail level.
+func HTTPErrorLog(lg *slog.Logger) *log.Logger {
+	return log.New(httpErrorLog{lg}, "", 0)
+}
+
+type httpErrorLog struct{ log *slog.Logger }
+
+func (w httpErrorLog) Write(p []byte) (int, error) {
+	w.log.Log(context.Background(), LevelDetail, strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -214,3 +214,16 @@ func FormatBytes(n int64) string {
 }
 
 func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
+
+// Resolve is the limit of a --max-memory setting: 0 picks DefaultLimit(),
+// a negative value turns the limit off (0; the watcher still ends calls
+// past their deadline).
+func Resolve(setting int64) int64 {
+	switch {
+	case setting == 0:
+		return DefaultLimit()
+	case setting < 0:
+		return 0
+	}
+	return setting
+}

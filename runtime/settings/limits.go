@@ -2,6 +2,7 @@ package settings
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -220,4 +221,32 @@ func LimitsDiffer(a, b *Settings) []string {
 		}
 	}
 	return out
+}
+
+// Edge is what the listeners' middleware takes from the settings read at
+// start: the trusted proxies' X-Forwarded-* and the rate limit, each a
+// middleware (nil: none), so that every listener shares one rate limiter.
+type Edge struct {
+	Forwarded func(http.Handler) http.Handler // TRUSTED_PROXIES, USE_X_FORWARDED_HOST
+	RateLimit func(http.Handler) http.Handler // RATE_LIMIT
+}
+
+// Edge makes the edge of settings st (nil: none) under limits lim.
+func (st *Settings) Edge(lim Limits) (Edge, error) {
+	var e Edge
+	if st != nil && len(st.TrustedProxies) > 0 {
+		proxies, err := middleware.ParseTrustedProxies(st.TrustedProxies)
+		if err != nil {
+			return e, fmt.Errorf("TRUSTED_PROXIES: %w", err)
+		}
+		e.Forwarded = middleware.Forwarded(proxies, st.UseXForwardedHost)
+	}
+	if lim.RateLimit != "" {
+		rate, err := middleware.ParseRate(lim.RateLimit)
+		if err != nil {
+			return e, fmt.Errorf("rate limit: %w", err)
+		}
+		e.RateLimit = middleware.RateLimit(rate, middleware.ClientIP)
+	}
+	return e, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/internal/suggest"
+	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/script"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
@@ -175,7 +176,7 @@ var settingKeys = map[string]func(st *Settings, key string, v starlark.Value) er
 	"TRUSTED_PROXIES": func(st *Settings, key string, v starlark.Value) error {
 		list, err := stringList(key, v, `addresses or CIDRs such as "10.0.0.1" or "10.0.0.0/8"`)
 		if err == nil {
-			err = checkProxies(list)
+			_, err = middleware.ParseTrustedProxies(list)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", key, err)
@@ -458,18 +459,5 @@ func setPath(dst *string, st *Settings, key string, v starlark.Value) error {
 		p = filepath.Join(filepath.Dir(st.Path), p)
 	}
 	*dst = p
-	return nil
-}
-
-// checkProxies checks TRUSTED_PROXIES entries: IP addresses or CIDRs.
-func checkProxies(list []string) error {
-	for _, p := range list {
-		if _, _, err := net.ParseCIDR(p); err == nil {
-			continue
-		}
-		if net.ParseIP(p) == nil {
-			return fmt.Errorf("%q is neither an IP address nor a CIDR such as \"10.0.0.0/8\"", p)
-		}
-	}
 	return nil
 }

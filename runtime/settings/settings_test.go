@@ -72,7 +72,7 @@ func TestLoadSettingsErrors(t *testing.T) {
 		{"PORT = 80\n", []string{"unknown setting PORT", "run(port=...)"}},
 		{"SSL_CERTIFICATE = 'c.pem'\n", []string{"SSL_CERTIFICATE and SSL_CERTIFICATE_KEY go together"}},
 		{"SSL_DH_PARAMS = 'dh.pem'\n", []string{"SSL_DH_PARAMS", "not needed"}},
-		{"TRUSTED_PROXIES = ['10.0.0.0/33']\n", []string{"TRUSTED_PROXIES", "neither an IP address nor a CIDR"}},
+		{"TRUSTED_PROXIES = ['10.0.0.0/33']\n", []string{"TRUSTED_PROXIES", "want an IP address or a CIDR block"}},
 		{"SECURE_HSTS_SECONDS = -1\n", []string{"SECURE_HSTS_SECONDS", "want a number of seconds >= 0"}},
 		{"WRITE_TIMEOUT = 0\n", []string{"WRITE_TIMEOUT", "want a duration > 0"}},
 		{"MAX_FIELDS = 20000\n", []string{"MAX_FIELDS", "want 1..10000"}},
