@@ -11,6 +11,7 @@ import (
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
 	"github.com/hwebserver/hwebserver/runtime/script"
+	"github.com/hwebserver/hwebserver/runtime/settings"
 )
 
 // errRunEnds ends a reload's top level at a run() call that would block.
@@ -176,6 +177,7 @@ func (rl *reloader) checkRunArgs(old, gen *generation) {
 	if rl.s.opts.Address == "" && old.settings != nil && gen.settings != nil && old.settings.Address != gen.settings.Address {
 		changes = append(changes, "the settings' ADDRESS")
 	}
+	changes = append(changes, settings.RestartDiffers(old.settings, gen.settings)...)
 	diff := strings.Join(changes, ", ")
 	if diff != rl.restartMsg && diff != "" {
 		rl.s.log.Warn("run() arguments changed (" + diff + "); the running server keeps its listeners and limits: restart it to apply them")

@@ -3,6 +3,7 @@ package settings
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -209,16 +210,29 @@ func (st *Settings) ApplyLimits(l Limits, typed map[string]bool) Limits {
 	return l
 }
 
-// LimitsDiffer names the limits the two settings set differently, for
-// the reload's "restart to apply" warning.
-func LimitsDiffer(a, b *Settings) []string {
-	var la, lb Limits = DefaultLimits(), DefaultLimits()
-	la, lb = a.ApplyLimits(la, nil), b.ApplyLimits(lb, nil)
+// RestartDiffers names the settings that a and b (either may be nil) set
+// differently and that apply only when the server starts: the limits, the
+// certificate files, the trusted proxies. A reload warns about them.
+func RestartDiffers(a, b *Settings) []string {
+	la, lb := a.ApplyLimits(DefaultLimits(), nil), b.ApplyLimits(DefaultLimits(), nil)
 	var out []string
 	for _, p := range LimitParams {
 		if p.get(&la) != p.get(&lb) {
 			out = append(out, "the settings' "+p.Key)
 		}
+	}
+	var ea, eb Settings
+	if a != nil {
+		ea = *a
+	}
+	if b != nil {
+		eb = *b
+	}
+	if ea.SSLCertificate != eb.SSLCertificate || ea.SSLCertificateKey != eb.SSLCertificateKey {
+		out = append(out, "the settings' SSL_CERTIFICATE")
+	}
+	if !slices.Equal(ea.TrustedProxies, eb.TrustedProxies) || ea.UseXForwardedHost != eb.UseXForwardedHost {
+		out = append(out, "the settings' TRUSTED_PROXIES")
 	}
 	return out
 }

@@ -273,3 +273,39 @@ func TestAllowedHosts(t *testing.T) {
 		t.Errorf(`ALLOWED_HOSTS = ["*"]: status %d`, w.Code)
 	}
 }
+
+// A reload names the settings that only a restart applies: limits,
+// certificate files, trusted proxies; not the ones a reload applies.
+func TestRestartDiffers(t *testing.T) {
+	load := func(src string) *Settings {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "settings.star")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, err := Load(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	base := load("RATE_LIMIT = '10/s'\nTRUSTED_PROXIES = ['10.0.0.1']\nSECURE_HSTS_SECONDS = 60\n")
+	for _, tc := range []struct {
+		src  string
+		want []string
+	}{
+		{"RATE_LIMIT = '10/s'\nTRUSTED_PROXIES = ['10.0.0.1']\nSECURE_HSTS_SECONDS = 600\n", nil},
+		{"RATE_LIMIT = '20/s'\nTRUSTED_PROXIES = ['10.0.0.1']\n", []string{"the settings' RATE_LIMIT"}},
+		{"RATE_LIMIT = '10/s'\nWRITE_TIMEOUT = 5\n", []string{"the settings' WRITE_TIMEOUT", "the settings' TRUSTED_PROXIES"}},
+	} {
+		if got := RestartDiffers(base, load(tc.src)); !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %q, want %q", tc.src, got, tc.want)
+		}
+	}
+	if got := RestartDiffers(nil, nil); got != nil {
+		t.Errorf("no settings: %q", got)
+	}
+	if got := RestartDiffers(nil, base); !slices.Equal(got, []string{"the settings' RATE_LIMIT", "the settings' TRUSTED_PROXIES"}) {
+		t.Errorf("settings added: %q", got)
+	}
+}
