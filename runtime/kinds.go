@@ -107,10 +107,19 @@ func urlEntries(reg *bindings.Registry) []entry {
 }
 
 func urlRoutes(b *builder, l *listen.Listener) []router.Route {
+	return routesOn(b.g.reg.Handlers, l, func(h *bindings.URLHandler) []string { return h.Ports },
+		func(h *bindings.URLHandler) router.Route {
+			return router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.urlHandler(b.g, h, l)}
+		})
+}
+
+// routesOn is the routes of the registrations regs whose ports serve
+// listener l, each made by route.
+func routesOn[T any](regs []T, l *listen.Listener, ports func(T) []string, route func(T) router.Route) []router.Route {
 	var routes []router.Route
-	for _, h := range b.g.reg.Handlers {
-		if onPort(h.Ports, l) {
-			routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.urlHandler(b.g, h, l)})
+	for _, r := range regs {
+		if onPort(ports(r), l) {
+			routes = append(routes, route(r))
 		}
 	}
 	return routes
@@ -168,13 +177,10 @@ func webSocketEntries(reg *bindings.Registry) []entry {
 }
 
 func webSocketRoutes(b *builder, l *listen.Listener) []router.Route {
-	var routes []router.Route
-	for _, h := range b.g.reg.WebSockets {
-		if onPort(h.Ports, l) {
-			routes = append(routes, router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.webSocketHandler(b.g, h, l)})
-		}
-	}
-	return routes
+	return routesOn(b.g.reg.WebSockets, l, func(h *bindings.WebSocketHandler) []string { return h.Ports },
+		func(h *bindings.WebSocketHandler) router.Route {
+			return router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.webSocketHandler(b.g, h, l)}
+		})
 }
 
 func staticEntries(reg *bindings.Registry) []entry {
