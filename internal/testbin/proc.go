@@ -42,8 +42,8 @@ func (b *Buffer) String() string {
 }
 
 // serveLine is what hwebserver prints on stdout for each listener:
-// "hwebserver: serving SCRIPT on http://ADDR:PORT/ [name]".
-var serveLine = regexp.MustCompile(`serving .* on (http://[^/ ]+)/ \[([^\]]+)\]`)
+// "hwebserver: serving SCRIPT on http://ADDR:PORT/ [name]" (https:// on a TLS port).
+var serveLine = regexp.MustCompile(`serving .* on (https?://[^/ ]+)/ \[([^\]]+)\]`)
 
 // Start runs `bin run script args...` in dir ("" for the current
 // directory) and waits until its listener is announced. The process is
