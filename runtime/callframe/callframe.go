@@ -26,6 +26,17 @@ import (
 // checked at the same points.
 const SwitchCheckSteps = 10_000
 
+// MaxCallDepth bounds the nesting of a call's Starlark functions, as
+// Python's recursion limit (sys.getrecursionlimit(), 1000) does. Each
+// level takes about 1.4 KB of Go stack: go.starlark.net's own bound,
+// 100,000 levels, lets one runaway recursion hold 256 MB of stack, which
+// the garbage collector scans and an idle server never gives back.
+const MaxCallDepth = 1000
+
+// depthCheckSteps is how often a call nested past half MaxCallDepth is
+// checked: a recursion adds a level every few steps.
+const depthCheckSteps = 200
+
 // Env is what every frame of one server shares. It does not change once
 // the server serves.
 type Env struct {
@@ -122,7 +133,15 @@ func (c *limits) onMaxSteps(thread *starlark.Thread) {
 		thread.Cancel(fmt.Sprintf("the handler exceeded its budget of %d execution steps", budget))
 		return
 	}
+	depth := thread.CallStackDepth()
+	if depth > MaxCallDepth {
+		thread.Cancel(fmt.Sprintf("maximum recursion depth exceeded: more than %d nested calls", MaxCallDepth))
+		return
+	}
 	next := steps + SwitchCheckSteps
+	if depth > MaxCallDepth/2 {
+		next = steps + depthCheckSteps // deep already: look again soon
+	}
 	if budget > 0 && next > budget {
 		next = budget
 	}

@@ -79,3 +79,38 @@ def spin():
 	}
 	f.Free()
 }
+
+// A runaway recursion stops at MaxCallDepth, as Python's does at its
+// recursion limit, long before go.starlark.net's 100,000 frames.
+func TestRecursionDepth(t *testing.T) {
+	env := &Env{GIL: new(sched.GIL), Guard: new(memguard.Guard), Log: slog.New(slog.DiscardHandler), Level: new(slog.LevelVar)}
+	opts := &syntax.FileOptions{Recursion: true}
+	globals, err := starlark.ExecFileOptions(opts, &starlark.Thread{}, "f.star", `
+def down(n):
+    if n == 0:
+        return 0
+    return 1 + down(n - 1)
+
+def forever():
+    return forever()
+`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(fn string, args ...starlark.Value) (starlark.Value, error) {
+		f := Get(env, context.Background(), fn)
+		defer f.Free()
+		if err := f.Lock.Acquire(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer f.Lock.Release()
+		v, err, _ := f.Call(globals[fn].(starlark.Callable), args, nil)
+		return v, err
+	}
+	if v, err := call("down", starlark.MakeInt(MaxCallDepth-10)); err != nil || v.String() != fmt.Sprint(MaxCallDepth-10) {
+		t.Errorf("down(%d) = %v, %v; want a recursion within the limit to work", MaxCallDepth-10, v, err)
+	}
+	if _, err := call("forever"); err == nil || !strings.Contains(err.Error(), "maximum recursion depth exceeded") {
+		t.Errorf("forever(): %v, want the recursion limit", err)
+	}
+}

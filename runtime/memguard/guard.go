@@ -442,6 +442,7 @@ func reader() func() sample {
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/gc/cycles/total:gc-cycles"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
 	}
 	get := func(i int) uint64 {
 		if samples[i].Value.Kind() != metrics.KindUint64 {
@@ -453,6 +454,9 @@ func reader() func() sample {
 		mu.Lock()
 		defer mu.Unlock()
 		metrics.Read(samples)
-		return sample{heap: get(0), live: get(1), cycles: get(2)}
+		// Goroutine stacks count as heap: a deep recursion's stack is
+		// memory the call holds, and Go's memory limit counts it too.
+		stacks := get(3)
+		return sample{heap: get(0) + stacks, live: get(1) + stacks, cycles: get(2)}
 	}
 }
