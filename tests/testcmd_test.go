@@ -666,9 +666,11 @@ def test_sleeps(t):
 	out, errOut := p.Stdout(), p.Stderr()
 	starTestExit(t, p.Wait(10*time.Second), 0, out, errOut)
 	starTestLines(t, out, `PASS test_sleeps `+starTestDuration, `1 passed, 0 failed`)
-	// The test sleeps 1 s: the descriptors were read all along.
-	if samples < 20 || last < 900*time.Millisecond {
-		t.Errorf("read the descriptors %d times over %s, want at least 20 times over the test's 1 s sleep", samples, last)
+	// The test sleeps 1 s: the descriptors were read all along. A listener
+	// would stay open for the whole run, so one look every 100 ms finds it;
+	// reading /proc takes tens of ms on a loaded machine.
+	if samples < 10 || last < 900*time.Millisecond {
+		t.Errorf("read the descriptors %d times over %s, want at least 10 times over the test's 1 s sleep", samples, last)
 	}
 	t.Logf("%d samples over %s; at most %d sockets open, none listening", samples, last.Round(time.Millisecond), maxSockets)
 }
