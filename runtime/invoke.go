@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/router"
@@ -131,9 +132,9 @@ func (s *Server) admit(ctx context.Context, name string) *failure.Failure {
 func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *failure.Failure)) (*bindings.Response, *failure.Failure) {
 	ctx := r.Context()
 	if s.limits.RequestTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, s.limits.RequestTimeout, failure.ErrRequestTimeout)
-		defer cancel()
+		d := callframe.NewDeadline(ctx, time.Now().Add(s.limits.RequestTimeout), failure.ErrRequestTimeout)
+		defer d.Stop()
+		ctx = d
 	}
 	// Built before the GIL is taken so that the lock covers only
 	// Starlark's own work.

@@ -108,7 +108,7 @@ func parseBody(req *bindings.Request, body io.Reader, size int64, contentType st
 			return &host.HTTPError{Status: http.StatusRequestEntityTooLarge,
 				Message: fmt.Sprintf("Request Entity Too Large: form bodies are limited to %d bytes; send large data as multipart/form-data", maxFormSize)}
 		}
-		if lim.DeferForm {
+		if lim.DeferForm && raw.size > deferFormMin {
 			raw.form = true
 			return nil
 		}

@@ -19,12 +19,20 @@ import (
 // parsing the fields only once the function exists and the call has a
 // worker. Four 61 MB calls of a missing function cost a few MB.
 
-// open returns a reader of the whole body.
-func (b *rawBody) open() (io.ReadCloser, error) {
+// deferFormMin is the smallest form Limits.DeferForm leaves unparsed:
+// parsing a smaller one costs less than reading it twice.
+const deferFormMin = 64 << 10
+
+// byteReader reads the whole body byte by byte; close releases it.
+func (b *rawBody) byteReader() (r io.ByteReader, close func(), err error) {
 	if b.path == "" {
-		return io.NopCloser(bytes.NewReader(b.data)), nil
+		return bytes.NewReader(b.data), func() {}, nil
 	}
-	return os.Open(b.path)
+	f, err := os.Open(b.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bufio.NewReaderSize(f, 32<<10), func() { f.Close() }, nil
 }
 
 // text returns the whole body as one string, read once.
@@ -51,7 +59,7 @@ func deferred(req *bindings.Request) (*rawBody, bool) {
 }
 
 // PeekFields returns, for each of the fields wanted (name → the most
-// bytes to keep), the start of its last value, unescaped, from a form
+// bytes to keep, as sent), the start of its last value, unescaped, from a form
 // deferred by Limits.DeferForm. It reads the body as a stream: memory stays
 // small whatever the body's size. nil when req has no deferred form.
 func PeekFields(req *bindings.Request, want map[string]int) url.Values {
@@ -59,13 +67,12 @@ func PeekFields(req *bindings.Request, want map[string]int) url.Values {
 	if !ok {
 		return nil
 	}
-	rc, err := raw.open()
+	br, done, err := raw.byteReader()
 	if err != nil {
 		return nil
 	}
-	defer rc.Close()
+	defer done()
 	out := url.Values{}
-	br := bufio.NewReaderSize(rc, 32<<10)
 	for {
 		key, sep, err := readToken(br, '=', 256)
 		if err != nil && key == "" {
@@ -102,7 +109,7 @@ func PeekFields(req *bindings.Request, want map[string]int) url.Values {
 // readToken reads up to the byte stop (or '&', which ends a field) or the
 // end, keeping at most keep bytes, and returns what it kept and the byte
 // that ended it (0 at the end).
-func readToken(br *bufio.Reader, stop byte, keep int) (string, byte, error) {
+func readToken(br io.ByteReader, stop byte, keep int) (string, byte, error) {
 	var sb strings.Builder
 	for {
 		b, err := br.ReadByte()

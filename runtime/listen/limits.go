@@ -174,7 +174,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	done := 0
 	for {
-		c.arm()
+		c.arm(done > 0) // a write that was cut off moved bytes: a whole timeout again
 		n, err := c.Conn.Write(p[done:])
 		done += n
 		if err == nil || !c.progressed(int64(n), err) {
@@ -207,7 +207,7 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 	for remain > 0 {
 		chunk := &io.LimitedReader{R: src, N: min(remain, sendChunk)}
 		want := chunk.N
-		c.arm()
+		c.arm(true)
 		n, err := rf.ReadFrom(chunk)
 		used := want - chunk.N
 		total += n
@@ -229,12 +229,18 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // arm sets the write deadline for the next WriteTimeout, or the user's
-// deadline if that comes first.
-func (c *conn) arm() {
+// deadline if that comes first. Unless always, a deadline armed less than
+// a quarter of the timeout ago is left as it is: setting one costs more
+// than the small write it would guard, so such a write may fail after 3/4
+// of the timeout rather than the whole.
+func (c *conn) arm(always bool) {
 	c.wmu.Lock()
 	d := time.Now().Add(c.timeout)
 	if !c.userWrite.IsZero() && c.userWrite.Before(d) {
 		d = c.userWrite
+	} else if !always && !c.armed.IsZero() && d.Sub(c.armed) < c.timeout/4 {
+		c.wmu.Unlock()
+		return
 	}
 	c.armed = d
 	c.Conn.SetWriteDeadline(d)
