@@ -396,7 +396,7 @@ func normalizeOrigin(o string) (string, error) {
 		return "", errors.New(`"*" is not an origin; set CORS_ALLOW_ALL_ORIGINS = True to allow every origin`)
 	}
 	u, err := url.Parse(o)
-	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || u.Scheme == "" || u.Hostname() == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("%q is not an origin; want scheme://host[:port], such as \"https://example.com\"", o)
 	}
 	return originKey(u.Scheme, u.Host), nil
