@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,9 +22,10 @@ type Deadline struct {
 	at              time.Time
 	err             deadlineError // what Err returns past at (as &err: no allocation)
 
-	once  sync.Once
-	timed context.Context // made by Done
-	stop  context.CancelFunc
+	once    sync.Once
+	timed   context.Context // made by Done
+	stop    context.CancelFunc
+	stopped atomic.Bool // Stop was called: the context is over
 }
 
 // NewDeadline returns parent ending at at with cause. Call Stop when the
@@ -39,6 +41,8 @@ func (d *Deadline) Done() <-chan struct{} {
 	return d.timed.Done()
 }
 
+// Err agrees with Done: once Done is closed, Err is not nil (contexts
+// derived from this one panic otherwise).
 func (d *Deadline) Err() error {
 	if err := d.Context.Err(); err != nil {
 		return err
@@ -46,12 +50,17 @@ func (d *Deadline) Err() error {
 	if !time.Now().Before(d.at) {
 		return &d.err
 	}
+	if d.stopped.Load() {
+		return context.Canceled
+	}
 	return nil
 }
 
-// Stop releases the timer, if one was made.
+// Stop ends the context, when its call ends, and releases the timer if
+// one was made.
 func (d *Deadline) Stop() {
-	d.once.Do(func() {}) // none made from now on
+	d.stopped.Store(true) // before the timer context closes Done
+	d.once.Do(func() {})  // none made from now on
 	if d.stop != nil {
 		d.stop()
 	}

@@ -56,3 +56,21 @@ func TestDeadlinePolledOnly(t *testing.T) {
 		t.Error("a timer context was made though nobody waited")
 	}
 }
+
+// A context derived from a Deadline, waited on, ends cleanly when the call
+// ends before the deadline: Done and Err agree (context's own goroutine
+// panics on a closed Done with a nil Err).
+func TestDeadlineStopEndsDerived(t *testing.T) {
+	d := NewDeadline(context.Background(), time.Now().Add(time.Hour), errTimeout)
+	child, cancel := context.WithTimeout(d, time.Hour) // as http or sql derive one
+	defer cancel()
+	d.Stop()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the derived context did not end with the call")
+	}
+	if !errors.Is(child.Err(), context.Canceled) || !errors.Is(d.Err(), context.Canceled) {
+		t.Errorf("after Stop: child %v, deadline %v; want Canceled", child.Err(), d.Err())
+	}
+}
