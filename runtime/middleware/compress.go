@@ -413,6 +413,11 @@ func noTransform(cacheControl []string) bool {
 // startPlain sends what is held back unchanged.
 func (w *compressWriter) startPlain() error {
 	w.state = plain
+	return w.release(w.ResponseWriter)
+}
+
+// release sends the status held back, then the bytes held back to dst.
+func (w *compressWriter) release(dst io.Writer) error {
 	if w.status != 0 {
 		w.ResponseWriter.WriteHeader(w.status)
 	}
@@ -421,7 +426,7 @@ func (w *compressWriter) startPlain() error {
 	}
 	buf := w.buf
 	w.buf = nil
-	_, err := w.ResponseWriter.Write(buf)
+	_, err := dst.Write(buf)
 	return err
 }
 
@@ -446,16 +451,7 @@ func (w *compressWriter) startCompressing() error {
 		w.gz = gzipPool.Get().(*gzip.Writer)
 		w.gz.Reset(out)
 	}
-	if w.status != 0 {
-		w.ResponseWriter.WriteHeader(w.status)
-	}
-	if len(w.buf) == 0 {
-		return nil
-	}
-	buf := w.buf
-	w.buf = nil
-	_, err := w.encoder().Write(buf)
-	return err
+	return w.release(w.encoder())
 }
 
 // encoder is the running gzip.Writer or zstd.Encoder.
