@@ -2,8 +2,8 @@ package settings
 
 import (
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -59,8 +59,8 @@ func loopbackHost(hostport string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]")) // no allocation, unlike net.ParseIP
+	return err == nil && ip.IsLoopback()
 }
 
 func (st *Settings) corsEnabled() bool { return len(st.origins) > 0 || st.CORSAllowAll }
