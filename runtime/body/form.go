@@ -74,14 +74,14 @@ func PeekFields(req *bindings.Request, want map[string]int) url.Values {
 	defer done()
 	out := url.Values{}
 	for {
-		key, sep, err := readToken(br, '=', 256)
+		key, sep, badKey, err := readToken(br, '=', 256)
 		if err != nil && key == "" {
 			return out
 		}
 		name, _ := url.QueryUnescape(key)
 		n, ok := want[name]
 		if sep != '=' { // a field without a value
-			if ok {
+			if ok && !badKey {
 				out[name] = []string{""}
 			}
 			if err != nil {
@@ -92,8 +92,8 @@ func PeekFields(req *bindings.Request, want map[string]int) url.Values {
 		if !ok {
 			n = 0
 		}
-		val, _, err := readToken(br, '&', n)
-		if ok {
+		val, _, badVal, err := readToken(br, '&', n)
+		if ok && !badKey && !badVal { // ParseForm will skip the field otherwise
 			v, uerr := url.QueryUnescape(val)
 			if uerr != nil { // cut inside a %-escape: drop the part
 				v, _ = url.QueryUnescape(val[:max(0, strings.LastIndexByte(val, '%'))])
@@ -107,17 +107,27 @@ func PeekFields(req *bindings.Request, want map[string]int) url.Values {
 }
 
 // readToken reads up to the byte stop (or '&', which ends a field) or the
-// end, keeping at most keep bytes, and returns what it kept and the byte
-// that ended it (0 at the end).
-func readToken(br io.ByteReader, stop byte, keep int) (string, byte, error) {
+// end, keeping at most keep bytes, and returns what it kept, the byte that
+// ended it (0 at the end), and whether url.ParseQuery skips a field for
+// it: a ';', or a '%' without two hex digits after it.
+func readToken(br io.ByteReader, stop byte, keep int) (string, byte, bool, error) {
 	var sb strings.Builder
+	bad, due := false, 0 // due: hex digits still due after a '%'
 	for {
 		b, err := br.ReadByte()
 		if err != nil {
-			return sb.String(), 0, err
+			return sb.String(), 0, bad || due > 0, err
 		}
 		if b == stop || b == '&' {
-			return sb.String(), b, nil
+			return sb.String(), b, bad || due > 0, nil
+		}
+		switch {
+		case due > 0 && strings.IndexByte("0123456789abcdefABCDEF", b) >= 0:
+			due--
+		case due > 0 || b == ';':
+			bad, due = true, 0
+		case b == '%':
+			due = 2
 		}
 		if sb.Len() < keep {
 			sb.WriteByte(b)

@@ -74,7 +74,7 @@ func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim L
 			inMemory += f.size
 		}
 		req.Files[name] = &bindings.UploadedFile{
-			Filename:    part.FileName(),
+			Filename:    fileName(part),
 			ContentType: part.Header.Get("Content-Type"),
 			Length:      f.size,
 			Data:        f.data,
@@ -83,6 +83,18 @@ func readMultipart(req *bindings.Request, body io.Reader, boundary string, lim L
 			SaveRoots:   lim.SaveRoots,
 		}
 	}
+}
+
+// fileName is the name of a file part without any folder, as Django keeps
+// it: filepath.Base leaves "/" whole and knows no Windows paths, and ".."
+// or "." name no file ("" then).
+func fileName(part *multipart.Part) string {
+	name := part.FileName()
+	name = name[strings.LastIndexAny(name, `/\`)+1:]
+	if name == "." || name == ".." {
+		return ""
+	}
+	return name
 }
 
 // multipartFailure explains a broken body; parts is the number of parts
