@@ -6,6 +6,7 @@
 package settings
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,8 +16,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
+	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/internal/suggest"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
 	"github.com/hwebserver/hwebserver/runtime/script"
@@ -204,6 +207,12 @@ var houdiniKeys = map[string]string{
 	"SSL_VERIFY_PEER":   "client certificates are not supported",
 }
 
+// Bounds of executing a settings file.
+const (
+	maxLoadTime  = 10 * time.Second
+	maxLoadSteps = 10_000_000
+)
+
 // Load executes the settings file at path and decodes its
 // upper-case globals. Lower-case names and names starting with "_" are
 // the file's own helpers and are ignored. An unknown upper-case name is an
@@ -229,7 +238,15 @@ func Load(path string, printFn func(*starlark.Thread, string)) (*Settings, error
 	if err != nil {
 		return nil, err
 	}
+	// A settings file is bounded like a handler: a loop or a sleep in it
+	// must not hang the start or a reload.
+	ctx, cancel := context.WithTimeout(context.Background(), maxLoadTime)
+	defer cancel()
 	thread := &starlark.Thread{Name: "settings " + display, Print: printFn}
+	thread.SetMaxExecutionSteps(maxLoadSteps)
+	host.Set(thread, &host.State{Ctx: ctx, TopLevel: true})
+	stop := context.AfterFunc(ctx, func() { thread.Cancel(fmt.Sprintf("the settings file ran longer than %s", maxLoadTime)) })
+	defer stop()
 	globals, err := prog.Init(thread, pre)
 	if err != nil {
 		return nil, errors.New(script.FormatError(err)) // with its place in the settings file

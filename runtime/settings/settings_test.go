@@ -309,3 +309,18 @@ func TestRestartDiffers(t *testing.T) {
 		t.Errorf("settings added: %q", got)
 	}
 }
+
+// A settings file that loops or sleeps for ever fails to load, with its
+// place, instead of hanging the start or a reload.
+func TestLoadBounded(t *testing.T) {
+	for _, src := range []string{"x = 0\nfor i in range(1 << 62):\n    x += 1\n", "[i for i in range(1 << 62)]\n"} {
+		path := filepath.Join(t.TempDir(), "settings.star")
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path, nil)
+		if err == nil || !strings.Contains(err.Error(), "settings.star") || !strings.Contains(err.Error(), "steps") {
+			t.Errorf("%q: %v, want the step bound named", src, err)
+		}
+	}
+}
