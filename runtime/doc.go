@@ -9,20 +9,20 @@
 //   - server.go: Server, starting the listeners (limits, TLS), shutdown;
 //     Main is the whole life of `hwebserver run`.
 //   - generation.go: one execution of the script and the per-port
-//     handlers built from what it registered; one publish path (publish)
-//     for the first load and every reload; the middleware of every
-//     listener, composed in portHandler.
-//   - kinds.go: the table of registration kinds that building routes, the
-//     debug route list, port warnings and check all loop over.
+//     handlers built from what it registered (the table of kinds in
+//     runtime/kinds, through builder); one publish path (publish) for the
+//     first load and every reload; the middleware of every listener,
+//     composed in portHandler.
 //   - invoke.go: the call path: body, admission (sched.Pool), the GIL,
 //     a recycled thread (callframe), limits, the call; a call that
 //     produced no Response returns a failure.Failure.
-//   - respond.go: writing a Response; the debug 404.
+//   - respond.go: the session cookie of a Response, then runtime/respond
+//     writes it; the 404.
 //   - api.go, websocket.go: the /api and WebSocket handler kinds (their
 //     decoding and connections live in apicall and wsconn).
 //   - reload.go: the reload path: new generations on file changes.
-//   - check.go, ports.go, waitlog.go, options.go: `hwebserver check`,
-//     unserved-port warnings, wait lines at verbosity "high", Options.
+//   - modules.go, waitlog.go, options.go: a generation's modules and
+//     settings, wait lines at verbosity "high", Options.
 //
 // Server is safe for concurrent use once Main has started it.
 package runtime

@@ -4,18 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
 	bhttp "github.com/hwebserver/hwebserver/bindings/http"
 	"github.com/hwebserver/hwebserver/bindings/template"
-	"github.com/hwebserver/hwebserver/internal/suggest"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/router"
+	"github.com/hwebserver/hwebserver/runtime/kinds"
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/live"
 	"github.com/hwebserver/hwebserver/runtime/middleware"
@@ -99,88 +97,50 @@ func (g *generation) sourceLine(file string, line int) string {
 func (s *Server) publish(gen *generation) (old *generation) {
 	gen.reg.Freeze("the server is running; register handlers before calling run()")
 	gen.build(s)
-	s.warnUnservedPorts(gen)
+	kinds.WarnUnserved(s.log, gen.reg, s.listeners)
 	return s.current.Swap(gen)
 }
 
 // build makes the per-port handlers of gen: the routes of every kind of
-// registration (kinds.go) on each listener.
+// registration (runtime/kinds) on each listener.
 func (g *generation) build(s *Server) {
 	g.handlers = make(map[string]http.Handler, len(s.listeners))
-	g.saveRoots = saveRoots(scriptDir(s.opts.Script), s.settingsOf(g))
-	b := &builder{s: s, g: g, sources: s.openStatic(g.reg.Static)}
+	g.saveRoots = s.settingsOf(g).SaveRoots(scriptDir(s.opts.Script))
+	b := &builder{s: s, g: g, sources: static.OpenMounts(g.reg.Static, s.log)}
 	for _, l := range s.listeners {
 		b.notFound = s.notFoundHandler(g, l)
-		var routes []router.Route
-		for _, k := range kinds {
-			routes = append(routes, k.routes(b, l)...)
-		}
-		g.handlers[l.Name] = s.withSettings(s.settingsOf(g), l, router.Build(routes, b.notFound))
+		g.handlers[l.Name] = s.withSettings(s.settingsOf(g), l, router.Build(kinds.Routes(b, g.reg, l), b.notFound))
 	}
 }
 
-// openStatic opens the sources of the static mounts, once per generation
-// for all ports. A source that cannot be opened (its directory was removed
-// since the script registered it) is logged and left out.
-func (s *Server) openStatic(mounts []*bindings.StaticMount) map[*bindings.StaticMount]static.Source {
-	sources := make(map[*bindings.StaticMount]static.Source, len(mounts))
-	for _, m := range mounts {
-		var src static.Source
-		var err error
-		if m.Archive != "" {
-			src, err = static.OpenZip(m.Archive)
-		} else {
-			src, err = static.OpenDir(m.Dir)
-		}
-		if err != nil {
-			s.log.Warn("static files not served", "prefix", m.Prefix, "source", m.Source(), "err", err, "where", m.Where)
-			continue
-		}
-		sources[m] = src
-	}
-	return sources
+// builder makes the handlers of one generation's registrations
+// (kinds.Builder): what building them shares across ports.
+type builder struct {
+	s        *Server
+	g        *generation
+	sources  map[*bindings.StaticMount]static.Source
+	notFound http.Handler // of the listener being built
 }
 
-// staticHandler serves mount m from src, logged under the route "static PREFIX".
-func (s *Server) staticHandler(m *bindings.StaticMount, src static.Source, notFound http.Handler) http.Handler {
-	route := "static " + m.Prefix
-	h := static.Handler(m.Prefix, src, notFound, s.fail.Refuse)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		middleware.SetRoute(w, route)
-		h.ServeHTTP(w, r)
-	})
+func (b *builder) Static(m *bindings.StaticMount, _ *listen.Listener) http.Handler {
+	if src := b.sources[m]; src != nil {
+		return static.MountHandler(m, src, b.notFound, b.s.fail.Refuse)
+	}
+	return nil
 }
 
-// routeList describes the routes of listener l, for the debug 404 page.
-func (g *generation) routeList(l *listen.Listener) string {
-	var lines []string
-	for _, k := range kinds {
-		for _, e := range k.entries(g.reg) {
-			if onPort(e.ports, l) {
-				lines = append(lines, e.route)
-			}
-		}
-	}
-	sort.Strings(lines)
-	if len(lines) == 0 {
-		return "No routes are registered on this port."
-	}
-	return "Routes on this port:\n" + strings.Join(lines, "\n")
+func (b *builder) API(l *listen.Listener) (router.Route, bool) { return b.s.apiRoute(b.g, l) }
+
+func (b *builder) URLHandler(h *bindings.URLHandler, l *listen.Listener) http.Handler {
+	return b.s.urlHandler(b.g, h, l)
 }
 
-// closestRoute returns the registered path on listener l nearest to path,
-// when near enough to be a typo, for the debug 404 page.
-func (g *generation) closestRoute(l *listen.Listener, path string) string {
-	var paths []string
-	for _, k := range kinds {
-		for _, e := range k.entries(g.reg) {
-			if strings.HasPrefix(e.what, "/") && onPort(e.ports, l) {
-				paths = append(paths, e.what)
-			}
-		}
-	}
-	return suggest.Closest(strings.TrimRight(path, "/"), paths)
+func (b *builder) WebSocket(h *bindings.WebSocketHandler, l *listen.Listener) http.Handler {
+	return b.s.webSocketHandler(b.g, h, l)
 }
+
+// onPort is kinds.OnPort, for the API route (api.go).
+func onPort(ports []string, l *listen.Listener) bool { return kinds.OnPort(ports, l) }
 
 // portHandler is the root handler of listener l. The middleware of every
 // listener, outermost first: panic recovery; CONNECT and TRACE refused;
@@ -242,18 +202,9 @@ func (s *Server) liveEndpoints(next http.Handler) http.Handler {
 	})
 }
 
-// loadSettings reads the settings file of cfg, if any. A relative path
-// resolves against the directory of the main script (the CLI makes
-// --settings absolute first, so it is relative to the working directory).
+// loadSettings reads the settings file of cfg, if any (settings.LoadFor).
 func (s *Server) loadSettings(cfg *bindings.RunConfig) (*settings.Settings, error) {
-	if cfg.Settings == "" {
-		return nil, nil
-	}
-	path := cfg.Settings
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(filepath.Dir(s.opts.Script), path)
-	}
-	return settings.Load(path, s.print)
+	return settings.LoadFor(cfg.Settings, s.opts.Script, s.print)
 }
 
 // settingsOf returns the settings a generation serves with: its own, or,
@@ -268,24 +219,16 @@ func (s *Server) settingsOf(g *generation) *settings.Settings {
 	return nil
 }
 
-// withSettings applies the settings' Host check and CORS to next.
-//
-// On listener l (nil: none), the settings' HTTPS rules come first after
-// the Host check: HSTS on secure responses (SECURE_HSTS_*), and with
-// SSL_REDIRECT a 308 to the HTTPS URL for requests that are not secure.
+// withSettings applies the settings' Host check and CORS to next, and on
+// listener l (nil: none) their HTTPS rules after the Host check
+// (settings.WrapHTTPS).
 func (s *Server) withSettings(st *settings.Settings, l *listen.Listener, next http.Handler) http.Handler {
-	if st != nil && l != nil {
-		if st.SSLRedirect {
-			httpsPort := 0 // no TLS here: a proxy in front serves https on 443
-			if m := s.listeners[0]; m.TLS {
-				httpsPort = m.Port
-			}
-			target := func(r *http.Request) string { return middleware.HTTPSURL(r, st.SSLRedirectHost, httpsPort) }
-			next = middleware.RedirectHTTPS(target, st.SSLRedirectExempt, middleware.IsSecure)(next)
+	if l != nil {
+		httpsPort := 0 // no TLS here: a proxy in front serves https on 443
+		if m := s.listeners[0]; m.TLS {
+			httpsPort = m.Port
 		}
-		if v := middleware.HSTSValue(st.HSTSSeconds, st.HSTSSubdomains, st.HSTSPreload); v != "" {
-			next = middleware.HSTS(v, middleware.IsSecure)(next)
-		}
+		next = st.WrapHTTPS(next, httpsPort)
 	}
 	return st.Wrap(next, s.loopback, func(w http.ResponseWriter, r *http.Request, status int, msg string) {
 		s.log.Warn("request for a host the server does not serve", "host", r.Host, "path", r.URL.Path)

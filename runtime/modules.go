@@ -51,23 +51,7 @@ func (s *Server) configureIO(gen *generation, st *settings.Settings) error {
 // TEMPLATES_DIR names, relative to the script, or templates/ beside it.
 func (s *Server) templates(gen *generation) (*template.Set, error) {
 	gen.tmplOnce.Do(func() {
-		dir := "templates"
-		if st := s.settingsOf(gen); st != nil && st.TemplatesDir != "" {
-			dir = st.TemplatesDir
-		}
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(scriptDir(s.opts.Script), dir)
-		}
-		gen.tmpl, gen.tmplErr = template.Load(dir)
+		gen.tmpl, gen.tmplErr = template.Load(s.settingsOf(gen).TemplatesFolder(scriptDir(s.opts.Script)))
 	})
 	return gen.tmpl, gen.tmplErr
-}
-
-// saveRoots are the folders UploadedFile.saveAs may write under with
-// settings st: the app's folder, and UPLOAD_DIR.
-func saveRoots(appDir string, st *settings.Settings) []string {
-	if st != nil && st.UploadDir != "" {
-		return []string{appDir, st.UploadDir}
-	}
-	return []string{appDir}
 }

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
-	"github.com/hwebserver/hwebserver/runtime/script"
 	"github.com/hwebserver/hwebserver/runtime/settings"
 )
 
@@ -24,8 +21,7 @@ var errRunEnds = errors.New("run() blocks until shutdown: the rest of the top le
 // and hub, driving reload below.
 type reloader struct {
 	*live.Reloader
-	s          *Server
-	restartMsg string // run() arguments that differ from the running ones; touched by reloads only
+	s *Server
 }
 
 // reloadEnabled reports the effective reload_source_changes: it follows
@@ -92,16 +88,6 @@ func (g *generation) files() []string {
 	return out
 }
 
-// emptyFile names a file the load found empty, or returns "".
-func (g *generation) emptyFile() string {
-	for _, f := range g.loader.Files() {
-		if f.Src != nil && len(f.Src) == 0 {
-			return f.Display
-		}
-	}
-	return ""
-}
-
 // reload executes the script into a new generation and publishes it if its
 // top level finished without error; otherwise the serving generation stays
 // and the error is logged and shown on open pages.
@@ -123,51 +109,33 @@ func (rl *reloader) reload(ctx context.Context, changed []string) {
 	// Checked again after reading the settings: no ALLOWED_HOSTS or CORS
 	// for a moment would be worse than waiting for the write.
 	if name := rl.savePending(gen); name != "" && ctx.Err() == nil {
-		rl.Watch(ctx, gen.files(), gen.loader.Files(), rl.GoodFiles())
-		s.log.Info("reload skipped: " + name + " is empty (a save in progress?); the last good version keeps serving")
+		rl.Skipped(ctx, gen.files(), gen.loader.Files(), name)
 		return
 	}
 	if err != nil {
-		// Keep watching what this attempt reached too: fixing a file it
-		// newly load()ed must trigger the next reload.
-		rl.Watch(ctx, gen.files(), gen.loader.Files(), rl.GoodFiles())
-		if ctx.Err() != nil {
-			if cause := context.Cause(ctx); errors.Is(cause, live.ErrSuperseded) {
-				s.log.Warn("live reload: a reload was cancelled: " + cause.Error())
-			}
-			return
-		}
-		rl.Fail(err)
+		rl.Failed(ctx, gen.files(), gen.loader.Files(), err)
 		return
 	}
 	old := s.publish(gen)
 	live.Track(rl.Reloader, gen, gen.id)
-	files := gen.files()
-	rl.Watch(ctx, files, gen.loader.Files(), nil)
-	rl.Published(ctx, gen.id, files, changed, time.Since(start))
+	rl.Published(ctx, gen.id, gen.files(), gen.loader.Files(), changed, time.Since(start))
 	rl.checkRunArgs(old, gen)
 	rl.Tell(gen.id) // only now that the new generation serves may pages reload
 }
 
-// savePending names a file of the reload that is empty, or returns "". An
-// in-place save truncates a file before it writes it, and a reload can fall
-// in between: an empty main script would serve nothing, an empty module
-// fails to load, an empty settings file drops every setting. Such a reload
-// is skipped; the write that completes the save causes the next one.
+// savePending names a file of gen's reload that is empty (a save in
+// progress), or returns "" (live.SavePending).
 func (rl *reloader) savePending(gen *generation) string {
-	if name := gen.emptyFile(); name != "" {
-		return name
-	}
+	settingsFile := ""
 	if st := rl.s.current.Load().settings; st != nil {
-		if fi, err := os.Stat(st.Path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
-			return script.DisplayPath(st.Path)
-		}
+		settingsFile = st.Path
 	}
-	return ""
+	return live.SavePending(gen.loader.Files(), settingsFile)
 }
 
 // checkRunArgs warns, once per change, when the reloaded script's run()
-// asks for something only a restart can give (listeners, pool, limits).
+// or settings ask for something only a restart can give (listeners, pool,
+// limits).
 func (rl *reloader) checkRunArgs(old, gen *generation) {
 	cfg := gen.reg.Run
 	if cfg == nil {
@@ -177,12 +145,7 @@ func (rl *reloader) checkRunArgs(old, gen *generation) {
 	if rl.s.opts.Address == "" && old.settings != nil && gen.settings != nil && old.settings.Address != gen.settings.Address {
 		changes = append(changes, "the settings' ADDRESS")
 	}
-	changes = append(changes, settings.RestartDiffers(old.settings, gen.settings)...)
-	diff := strings.Join(changes, ", ")
-	if diff != rl.restartMsg && diff != "" {
-		rl.s.log.Warn("run() arguments changed (" + diff + "); the running server keeps its listeners and limits: restart it to apply them")
-	}
-	rl.restartMsg = diff
+	rl.NeedsRestart(append(changes, settings.RestartDiffers(old.settings, gen.settings)...))
 }
 
 // pageRequest returns r marked with gen's version in debug mode, so that

@@ -1,21 +1,23 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/bindings/template"
+	"github.com/hwebserver/hwebserver/runtime/banner"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/callframe"
 	"github.com/hwebserver/hwebserver/runtime/certs"
 	"github.com/hwebserver/hwebserver/runtime/failure"
+	"github.com/hwebserver/hwebserver/runtime/kinds"
 	"github.com/hwebserver/hwebserver/runtime/listen"
 	"github.com/hwebserver/hwebserver/runtime/logs"
 	"github.com/hwebserver/hwebserver/runtime/memguard"
@@ -147,6 +149,14 @@ func (s *Server) Registry() *bindings.Registry {
 	return nil
 }
 
+// Describe writes what the loaded script registered, for `hwebserver
+// check` (kinds.Describe).
+func (s *Server) Describe(w io.Writer) {
+	if g := s.current.Load(); g != nil {
+		kinds.Describe(w, s.opts.Script, g.reg)
+	}
+}
+
 // Listeners returns the bound ports by name, in binding order.
 func (s *Server) Listeners() []bindings.NamedPort {
 	out := make([]bindings.NamedPort, len(s.listeners))
@@ -230,13 +240,7 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 	if err != nil {
 		return err
 	}
-	addr := s.opts.Address // typed --address wins over the settings' ADDRESS
-	if addr == "" && st != nil {
-		addr = st.Address
-	}
-	if addr == "" {
-		addr = DefaultAddress
-	}
+	addr := cmp.Or(st.BindAddress(s.opts.Address), DefaultAddress)
 	if ip := net.ParseIP(addr); addr == "localhost" || (ip != nil && ip.IsLoopback()) {
 		s.loopback = true
 	}
@@ -275,23 +279,10 @@ func (s *Server) start(thread *starlark.Thread, cfg *bindings.RunConfig, gen *ge
 		}()
 	}
 	s.started.Store(true)
-	mode := ""
-	if cfg.Debug {
-		mode = " (debug)"
-		if ip := net.ParseIP(addr); addr != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			s.log.Warn("debug mode on a non-loopback address: backtraces are shown to every client", "address", addr)
-		}
+	if cfg.Debug && !s.loopback {
+		s.log.Warn("debug mode on a non-loopback address: backtraces are shown to every client", "address", addr)
 	}
-	for _, l := range s.listeners {
-		scheme := "http"
-		if l.TLS {
-			scheme = "https"
-		}
-		fmt.Fprintf(s.opts.Stdout, "hwebserver: serving %s on %s://%s/ [%s]%s\n", s.opts.Script, scheme, net.JoinHostPort(listen.DisplayHost(addr), strconv.Itoa(l.Port)), l.Name, mode)
-	}
-	if fingerprint != "" {
-		fmt.Fprintf(s.opts.Stdout, "hwebserver: a self-signed certificate for localhost (--https), SHA-256 fingerprint %s\n", fingerprint)
-	}
+	banner.Print(s.opts.Stdout, s.opts.Script, addr, s.listeners, cfg.Debug, fingerprint)
 	return nil
 }
 

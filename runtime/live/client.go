@@ -4,7 +4,10 @@
 // them into reloads, one at a time, and [Hub] tells open pages, through
 // the client script and its event stream under [Prefix], to reload or to
 // show a failed reload's error. [Inject] adds the client to HTML pages.
-// Everything here is safe for concurrent use.
+// [Reloader] runs them for one server and records how each reload ended:
+// published, failed, or skipped while a save is in progress
+// ([SavePending]); what a reload does is the server's. Everything here is
+// safe for concurrent use.
 package live
 
 import (

@@ -3,6 +3,7 @@ package live
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -36,8 +37,9 @@ type Reloader struct {
 	done   chan struct{} // closed when the watcher and loop goroutines ended
 
 	// Touched by Start, then by reloads only (one at a time).
-	failing   bool     // the last reload failed
-	goodFiles []string // the files of the serving generation
+	failing    bool     // the last reload failed
+	goodFiles  []string // the files of the serving generation
+	restartMsg string   // what the last reload asked for that takes a restart
 
 	Reloads  atomic.Int64  // published generations
 	Failures atomic.Int64  // failed reloads
@@ -143,11 +145,32 @@ func (rl *Reloader) Watch(ctx context.Context, files []string, loaded []*script.
 	}
 }
 
-// GoodFiles are the files of the serving generation.
-func (rl *Reloader) GoodFiles() []string { return rl.goodFiles }
+// Skipped records a reload skipped because name is empty (a save in
+// progress, see SavePending): the files of the attempt (loaded: the
+// sources its load read) are watched too, and the last good generation
+// keeps serving.
+func (rl *Reloader) Skipped(ctx context.Context, files []string, loaded []*script.File, name string) {
+	rl.Watch(ctx, files, loaded, rl.goodFiles)
+	rl.log.Info("reload skipped: " + name + " is empty (a save in progress?); the last good version keeps serving")
+}
 
-// Fail reports a failed reload in the log and to open pages.
-func (rl *Reloader) Fail(err error) {
+// Failed records a reload whose load failed with err. What the attempt
+// reached is watched too: fixing a file it newly load()ed must trigger the
+// next reload. A reload that was cancelled is only logged (when a newer
+// one superseded it); any other is logged and shown on open pages.
+func (rl *Reloader) Failed(ctx context.Context, files []string, loaded []*script.File, err error) {
+	rl.Watch(ctx, files, loaded, rl.goodFiles)
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrSuperseded) {
+			rl.log.Warn("live reload: a reload was cancelled: " + cause.Error())
+		}
+		return
+	}
+	rl.fail(err)
+}
+
+// fail reports a failed reload in the log and to open pages.
+func (rl *Reloader) fail(err error) {
 	rl.failing = true
 	rl.Failures.Add(1)
 	msg := script.FormatError(err)
@@ -162,9 +185,11 @@ func (rl *Reloader) Fail(err error) {
 	rl.Hub.Publish(st)
 }
 
-// Published records that generation id, made of files, serves after a
-// reload for changed that took took, and logs it.
-func (rl *Reloader) Published(ctx context.Context, id uint64, files, changed []string, took time.Duration) {
+// Published records that generation id, made of files (loaded: the
+// sources its load read), serves after a reload for changed that took
+// took: its files are the watched set, and the reload is logged.
+func (rl *Reloader) Published(ctx context.Context, id uint64, files []string, loaded []*script.File, changed []string, took time.Duration) {
+	rl.Watch(ctx, files, loaded, nil)
 	rl.Reloads.Add(1)
 	rl.goodFiles = files
 	level := logs.LevelDetail
@@ -173,6 +198,38 @@ func (rl *Reloader) Published(ctx context.Context, id uint64, files, changed []s
 	}
 	rl.failing = false
 	rl.log.Log(ctx, level, "reloaded", "changed", rl.Display(changed), "took", logs.Duration(took), "generation", id)
+}
+
+// NeedsRestart warns, once per change, that the reloaded script asks for
+// changes that only a restart applies (run() arguments, settings read at
+// start); none clears the warning.
+func (rl *Reloader) NeedsRestart(changes []string) {
+	diff := strings.Join(changes, ", ")
+	if diff != rl.restartMsg && diff != "" {
+		rl.log.Warn("run() arguments changed (" + diff + "); the running server keeps its listeners and limits: restart it to apply them")
+	}
+	rl.restartMsg = diff
+}
+
+// SavePending names a file of a reload that is empty, or returns "":
+// loaded are the sources the reload's load read, settings is the running
+// server's settings file ("": none). An in-place save truncates a file
+// before it writes it, and a reload can fall in between: an empty main
+// script would serve nothing, an empty module fails to load, an empty
+// settings file drops every setting. Such a reload is skipped; the write
+// that completes the save causes the next one.
+func SavePending(loaded []*script.File, settings string) string {
+	for _, f := range loaded {
+		if f.Src != nil && len(f.Src) == 0 {
+			return f.Display
+		}
+	}
+	if settings != "" {
+		if fi, err := os.Stat(settings); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			return script.DisplayPath(settings)
+		}
+	}
+	return ""
 }
 
 // Tell tells open pages that generation id serves: only once it does may

@@ -1,7 +1,11 @@
 // Package settings reads the settings file (Starlark, upper-case globals,
-// as in Django) into a [Settings] value, and applies its request-level
-// rules: [Settings.Wrap] is the ALLOWED_HOSTS check and the CORS headers
-// and preflights around a listener's root handler. A Settings never
+// as in Django; [LoadFor] finds it beside the script) into a [Settings]
+// value, and applies its request-level rules: [Settings.Wrap] is the
+// ALLOWED_HOSTS check and the CORS headers and preflights around a
+// listener's root handler, [Settings.WrapHTTPS] the HSTS header and the
+// SSL_REDIRECT. What it names elsewhere ([Settings.BindAddress],
+// [Settings.TemplatesFolder], [Settings.SaveRoots]) and the limits
+// ([Limits], [LimitParams]) are read through it too. A Settings never
 // changes once loaded and is safe for concurrent use.
 package settings
 

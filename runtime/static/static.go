@@ -2,8 +2,9 @@
 // (registerStaticFilesDirectory, registerArchiveFile) by Go, without
 // Starlark, the GIL or a worker slot: a [Source] is a directory (through
 // os.Root: nothing outside it, symlinks included) or a zip ([OpenDir],
-// [OpenZip]), and [Handler] serves one mount with ETags, Range,
-// conditional requests and HEAD, and no listings.
+// [OpenZip]; [OpenMounts] opens a generation's), and [Handler] serves one
+// mount with ETags, Range, conditional requests and HEAD, and no listings
+// ([MountHandler] names its route for the access log).
 //
 // Work on hostile requests is bounded: a request with more than maxRanges
 // ranges gets the whole file; a compressed archive entry is inflated at

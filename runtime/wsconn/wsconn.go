@@ -4,10 +4,12 @@
 // ([Limits.SendBudget]): a send past the budget returns a wait, which the
 // caller runs with the GIL released, until the writer has drained enough.
 // A client that does not take a message within [Limits.WriteTimeout] is
-// closed with 1008 and [Conn.Write] returns [ErrNotReading]. [Set] tracks
-// open connections so that shutdown closes them with 1001 and waits for
-// their disconnect callbacks. [IsUpgrade] and [BadHandshake] check an
-// upgrade request before any callback runs. Safe for concurrent use.
+// closed with 1008 and [Conn.Write] returns [ErrNotReading]. [Set.Serve]
+// runs an accepted connection: it reads messages and hands them to the
+// receive callback in order. [Set] tracks open connections so that
+// shutdown closes them with 1001 and waits for their disconnect
+// callbacks. [Refusal] checks an upgrade request (headers, Origin) before
+// any callback runs. Safe for concurrent use.
 package wsconn
 
 import (
@@ -18,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -473,35 +474,4 @@ func (s *Set) CloseAll(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 	}
-}
-
-// BadHandshake says what is wrong with an upgrade request that the
-// WebSocket handshake would refuse, so that connect never runs for one;
-// "" when nothing is.
-func BadHandshake(r *http.Request) string {
-	switch {
-	case r.Method != http.MethodGet:
-		return fmt.Sprintf("a WebSocket upgrade must be a GET, not %s", r.Method)
-	case r.Header.Get("Sec-WebSocket-Version") != "13":
-		return fmt.Sprintf("unsupported Sec-WebSocket-Version %q, want 13", r.Header.Get("Sec-WebSocket-Version"))
-	case r.Header.Get("Sec-WebSocket-Key") == "":
-		return "the Sec-WebSocket-Key header is missing"
-	}
-	return ""
-}
-
-// IsUpgrade reports whether r asks for a WebSocket upgrade.
-func IsUpgrade(r *http.Request) bool {
-	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
-}
-
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -1,4 +1,14 @@
-package runtime
+// Package kinds is the table of the kinds of registration a script makes
+// (static mounts, API functions, URL handlers, WebSockets) and every
+// listing of registrations, each a loop over that table: the routes of a
+// port ([Routes], through the [Builder] the runtime implements), the
+// debug 404's route list and typo suggestion ([NotFoundDetail]), the
+// warnings for ports run() does not open ([WarnUnserved]) and `hwebserver
+// check` ([Describe]). A new kind of registration is one more entry in
+// the table and, for its handlers, one more Builder method.
+//
+// Everything here reads a frozen registry and is safe for concurrent use.
+package kinds
 
 import (
 	"fmt"
@@ -12,20 +22,16 @@ import (
 	"github.com/hwebserver/hwebserver/router"
 	"github.com/hwebserver/hwebserver/runtime/apicall"
 	"github.com/hwebserver/hwebserver/runtime/listen"
-	"github.com/hwebserver/hwebserver/runtime/static"
 	"go.starlark.net/starlark"
 )
 
-// kinds are the kinds of registration a script makes. Every consumer of
-// registrations loops over this table: building the routes of a port
-// (generation.build), the debug 404 route list (routeList), the warnings
-// for unknown ports (warnUnservedPorts) and `hwebserver check` (Describe).
-// A new kind of registration is one more entry here.
+// all are the kinds of registration a script makes. Every consumer of
+// registrations loops over this table.
 //
 // The order is precedence, lowest first: on the same path a later kind's
 // route wins (router.Build), so a handler beats a static mount. check lists
 // the kinds in this order too.
-var kinds = []kind{
+var all = []kind{
 	{name: "static mount", heading: "Static files (no Starlark, no GIL):", entries: staticEntries, routes: staticRoutes},
 	{name: "API function", heading: "API functions (POST /api):", entries: apiEntries, routes: apiRoutes},
 	{name: "URL handler", heading: "Routes:", entries: urlEntries, routes: urlRoutes},
@@ -37,10 +43,10 @@ type kind struct {
 	name    string // in warnings and in check's summary ("2 URL handler(s)")
 	heading string // check's heading of the list
 	entries func(reg *bindings.Registry) []entry
-	routes  func(b *builder, l *listen.Listener) []router.Route
+	routes  func(b Builder, reg *bindings.Registry, l *listen.Listener) []router.Route
 }
 
-// entry is one registration as the consumers see it.
+// entry is one registration as the listings see it.
 type entry struct {
 	what  string   // the path, or the API function's name
 	where string   // file:line of the registration
@@ -49,17 +55,30 @@ type entry struct {
 	check string   // its line in `hwebserver check`
 }
 
-// builder holds what building one generation's routes shares across ports.
-type builder struct {
-	s        *Server
-	g        *generation
-	sources  map[*bindings.StaticMount]static.Source
-	notFound http.Handler // of the listener being built
+// Builder makes the handlers of one generation's registrations on
+// listener l; the runtime implements it, once per generation.
+type Builder interface {
+	// Static serves mount m, or is nil when its source could not be opened.
+	Static(m *bindings.StaticMount, l *listen.Listener) http.Handler
+	// API is the POST /api route of l; false when no API function is on l.
+	API(l *listen.Listener) (router.Route, bool)
+	URLHandler(h *bindings.URLHandler, l *listen.Listener) http.Handler
+	WebSocket(h *bindings.WebSocketHandler, l *listen.Listener) http.Handler
 }
 
-// onPort reports whether a registration for ports serves listener l; nil
+// Routes are the routes of every registration in reg on listener l, made
+// by b, in the order of precedence of the kinds.
+func Routes(b Builder, reg *bindings.Registry, l *listen.Listener) []router.Route {
+	var routes []router.Route
+	for _, k := range all {
+		routes = append(routes, k.routes(b, reg, l)...)
+	}
+	return routes
+}
+
+// OnPort reports whether a registration for ports serves listener l; nil
 // ports serve every listener.
-func onPort(ports []string, l *listen.Listener) bool {
+func OnPort(ports []string, l *listen.Listener) bool {
 	if ports == nil {
 		return true
 	}
@@ -69,6 +88,18 @@ func onPort(ports []string, l *listen.Listener) bool {
 		}
 	}
 	return false
+}
+
+// routesOn is the routes of the registrations regs whose ports serve
+// listener l, each made by route.
+func routesOn[T any](regs []T, l *listen.Listener, ports func(T) []string, route func(T) router.Route) []router.Route {
+	var routes []router.Route
+	for _, r := range regs {
+		if OnPort(ports(r), l) {
+			routes = append(routes, route(r))
+		}
+	}
+	return routes
 }
 
 // shownPath is a path as lists show it: prefixes end in "/...".
@@ -106,23 +137,11 @@ func urlEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func urlRoutes(b *builder, l *listen.Listener) []router.Route {
-	return routesOn(b.g.reg.Handlers, l, func(h *bindings.URLHandler) []string { return h.Ports },
+func urlRoutes(b Builder, reg *bindings.Registry, l *listen.Listener) []router.Route {
+	return routesOn(reg.Handlers, l, func(h *bindings.URLHandler) []string { return h.Ports },
 		func(h *bindings.URLHandler) router.Route {
-			return router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.urlHandler(b.g, h, l)}
+			return router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.URLHandler(h, l)}
 		})
-}
-
-// routesOn is the routes of the registrations regs whose ports serve
-// listener l, each made by route.
-func routesOn[T any](regs []T, l *listen.Listener, ports func(T) []string, route func(T) router.Route) []router.Route {
-	var routes []router.Route
-	for _, r := range regs {
-		if onPort(ports(r), l) {
-			routes = append(routes, route(r))
-		}
-	}
-	return routes
 }
 
 func apiEntries(reg *bindings.Registry) []entry {
@@ -149,8 +168,8 @@ func apiEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func apiRoutes(b *builder, l *listen.Listener) []router.Route {
-	if r, ok := b.s.apiRoute(b.g, l); ok {
+func apiRoutes(b Builder, _ *bindings.Registry, l *listen.Listener) []router.Route {
+	if r, ok := b.API(l); ok {
 		return []router.Route{r}
 	}
 	return nil
@@ -176,10 +195,10 @@ func webSocketEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func webSocketRoutes(b *builder, l *listen.Listener) []router.Route {
-	return routesOn(b.g.reg.WebSockets, l, func(h *bindings.WebSocketHandler) []string { return h.Ports },
+func webSocketRoutes(b Builder, reg *bindings.Registry, l *listen.Listener) []router.Route {
+	return routesOn(reg.WebSockets, l, func(h *bindings.WebSocketHandler) []string { return h.Ports },
 		func(h *bindings.WebSocketHandler) router.Route {
-			return router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.s.webSocketHandler(b.g, h, l)}
+			return router.Route{Path: h.Path, IsPrefix: h.IsPrefix, Handler: b.WebSocket(h, l)}
 		})
 }
 
@@ -198,11 +217,14 @@ func staticEntries(reg *bindings.Registry) []entry {
 	return out
 }
 
-func staticRoutes(b *builder, l *listen.Listener) []router.Route {
+func staticRoutes(b Builder, reg *bindings.Registry, l *listen.Listener) []router.Route {
 	var routes []router.Route
-	for _, m := range b.g.reg.Static {
-		if src := b.sources[m]; src != nil && onPort(m.Ports, l) {
-			routes = append(routes, router.Route{Path: m.Prefix, IsPrefix: true, Handler: b.s.staticHandler(m, src, b.notFound)})
+	for _, m := range reg.Static {
+		if !OnPort(m.Ports, l) {
+			continue
+		}
+		if h := b.Static(m, l); h != nil {
+			routes = append(routes, router.Route{Path: m.Prefix, IsPrefix: true, Handler: h})
 		}
 	}
 	return routes
