@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/router"
@@ -130,15 +129,9 @@ func (s *Server) admit(ctx context.Context, name string) *failure.Failure {
 
 // callAdmitted is call for a request that already holds a pool slot.
 func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn starlark.Callable, req starlark.Value, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *failure.Failure)) (*bindings.Response, *failure.Failure) {
-	ctx := r.Context()
-	if s.limits.RequestTimeout > 0 {
-		d := callframe.NewDeadline(ctx, time.Now().Add(s.limits.RequestTimeout), failure.ErrRequestTimeout)
-		defer d.Stop()
-		ctx = d
-	}
 	// Built before the GIL is taken so that the lock covers only
 	// Starlark's own work.
-	cf := callframe.Get(&s.env, ctx, name)
+	cf := callframe.Get(&s.env, r.Context(), name, s.limits.RequestTimeout)
 	if args == nil {
 		cf.Argv[0] = req
 		args = cf.Argv[:]

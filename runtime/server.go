@@ -79,7 +79,8 @@ func New(opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{opts: opts, log: opts.Logger, stopReq: make(chan struct{}), limits: *opts.Limits}
 	s.fail = failure.Writer{Log: opts.Logger, Debug: s.debug.Load, Respond: s.writeResponse}
-	s.env = callframe.Env{GIL: &s.gil, Guard: &s.guard, MaxSteps: opts.MaxSteps, Print: s.print, Log: opts.Logger, Level: opts.Level}
+	s.env = callframe.Env{GIL: &s.gil, Guard: &s.guard, MaxSteps: opts.MaxSteps, Print: s.print, Log: opts.Logger, Level: opts.Level,
+		TimeoutCause: failure.ErrRequestTimeout}
 	dataDir := opts.DataDir
 	if dataDir == "" {
 		dataDir = scriptDir(opts.Script)

@@ -23,7 +23,7 @@ func BenchmarkAPIVsGo(b *testing.B) {
 		b.Fatal(err)
 	}
 	hws := Start(b, dir, "app.star", "--port", "0")
-	raw := startBaseline(b, "rawapi", "-db", filepath.Join(dir, "raw.db"))
+	raw := startBaseline(b, "rawapi", "-db", filepath.Join(dir, "raw.db")).URL
 	for _, c := range []struct{ name, call, want string }{
 		{"add", `["bench.add",[1,2],{}]`, "3"},
 		{"sqlite", `["bench.item",[2],{}]`, `{"id":2,"name":"pear","price":0.75}`},

@@ -105,6 +105,84 @@ func BenchmarkHelloVsRaw(b *testing.B) {
 	interleave(b, rawLoad, helloLoad, "raw", "hello", "x-raw")
 }
 
+// BenchmarkHelloVsBuild compares this tree's hello with another build of
+// hwebserver, the binary named by HWEBSERVER_BASELINE_BIN, and both with
+// raw net/http, in one run: rounds of the three loads in rotating order.
+// It reports x-base (this build's req/s over the other's, median of the
+// rounds), x-raw and base-x-raw (each build over raw net/http).
+// scripts/compare.sh builds a git revision and runs it:
+//
+//	scripts/compare.sh c0dbab6
+func BenchmarkHelloVsBuild(b *testing.B) {
+	bin := os.Getenv("HWEBSERVER_BASELINE_BIN")
+	if bin == "" {
+		b.Skip("HWEBSERVER_BASELINE_BIN is not set; scripts/compare.sh REV builds a revision and sets it")
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.star"), []byte(benchScript), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	raw := startBaseline(b, "rawhello")
+	other := testbin.Start(b, bin, dir, "app.star", append([]string{"--port", "0"}, strings.Fields(os.Getenv("HWEBSERVER_BASELINE_ARGS"))...)...)
+	this := Start(b, dir, "app.star", append([]string{"--port", "0"}, strings.Fields(os.Getenv("HWEBSERVER_BENCH_ARGS"))...)...)
+	pids := []int{raw.Pid, other.Pid(), this.Pid()}
+	loads := []*load{
+		newLoad(b, raw.URL, "GET", "/", "", "", http.StatusOK, "Hello"),
+		newLoad(b, other.URL, "GET", "/", "", "", http.StatusOK, "Hello"),
+		newLoad(b, this.URL, "GET", "/", "", "", http.StatusOK, "Hello"),
+	}
+	for _, l := range loads {
+		defer l.close()
+		l.run(b, 2000) // warm up
+	}
+	rounds := 3 * helloVsRawRounds
+	chunk := max(b.N/rounds, 1)
+	var xBase, xRaw, baseXRaw []float64
+	var cpu [3]time.Duration // each server's CPU time over the rounds
+	b.ResetTimer()
+	for i := range rounds {
+		var rps [3]float64
+		for j := range loads {
+			k := (i + j) % len(loads) // each load goes first, second and last in turn
+			before := procCPU(b, pids[k])
+			rps[k] = loads[k].run(b, chunk)
+			cpu[k] += procCPU(b, pids[k]) - before
+		}
+		xBase = append(xBase, rps[2]/rps[1])
+		xRaw = append(xRaw, rps[2]/rps[0])
+		baseXRaw = append(baseXRaw, rps[1]/rps[0])
+	}
+	b.StopTimer()
+	n := float64(rounds * chunk)
+	b.ReportMetric(median(xBase), "x-base")
+	b.ReportMetric(slices.Min(xBase), "x-base-min")
+	b.ReportMetric(slices.Max(xBase), "x-base-max")
+	b.ReportMetric(median(xRaw), "x-raw")
+	b.ReportMetric(median(baseXRaw), "base-x-raw")
+	// Server CPU per request, which the client's and other processes'
+	// share of the cores disturbs less than req/s does.
+	b.ReportMetric(float64(cpu[0].Microseconds())/n, "raw-cpu-µs/req")
+	b.ReportMetric(float64(cpu[1].Microseconds())/n, "base-cpu-µs/req")
+	b.ReportMetric(float64(cpu[2].Microseconds())/n, "cpu-µs/req")
+}
+
+// procCPU is the CPU time (user and system) process pid has used, from
+// /proc; the benchmark is skipped where there is none.
+func procCPU(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Skipf("no /proc to read CPU time from: %v", err)
+	}
+	// The fields after the command name (which may hold spaces) start
+	// with the state; utime and stime are the 12th and 13th of them.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	ticks := atoi([]byte(f[11])) + atoi([]byte(f[12]))
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// clockTicks is the unit of /proc's CPU times (USER_HZ), 100 on Linux.
+const clockTicks = 100
+
 // interleave serves b.N requests from base and b.N from subject, in
 // helloVsRawRounds rounds whose order alternates, and reports the median
 // per-round ratio subject/base as ratioName (with its min and max) and the
@@ -221,12 +299,18 @@ func startBenchServer(b *testing.B) *Proc {
 }
 
 // startRawHello builds and runs scripts/rawhello; it returns its URL.
-func startRawHello(b *testing.B) string { return startBaseline(b, "rawhello") }
+func startRawHello(b *testing.B) string { return startBaseline(b, "rawhello").URL }
+
+// baseline is a running plain Go server of scripts/.
+type baseline struct {
+	URL string
+	Pid int
+}
 
 // startBaseline builds and runs scripts/NAME with args, a plain Go server
-// that prints "NAME: serving on http://ADDR/" once it listens; it returns
-// its URL and stops it when the benchmark ends.
-func startBaseline(b *testing.B, name string, args ...string) string {
+// that prints "NAME: serving on http://ADDR/" once it listens; it stops it
+// when the benchmark ends.
+func startBaseline(b *testing.B, name string, args ...string) baseline {
 	bin := filepath.Join(b.TempDir(), name)
 	build := exec.Command("go", "build", "-o", bin, "../scripts/"+name)
 	if out, err := build.CombinedOutput(); err != nil {
@@ -256,10 +340,10 @@ func startBaseline(b *testing.B, name string, args ...string) string {
 		if !ok {
 			b.Fatalf("%s printed %q, want its address", name, s)
 		}
-		return strings.TrimSuffix(u, "/")
+		return baseline{URL: strings.TrimSuffix(u, "/"), Pid: cmd.Process.Pid}
 	case <-time.After(20 * time.Second):
 		b.Fatalf("%s did not start in time", name)
-		return ""
+		return baseline{}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"github.com/hwebserver/hwebserver/runtime/logs"
@@ -46,6 +47,9 @@ type Env struct {
 	Print    func(*starlark.Thread, string)
 	Log      *slog.Logger
 	Level    *slog.LevelVar // the log's level, read to skip detail lines cheaply
+	// TimeoutCause is the cause of a call's context past its timeout
+	// (Get's timeout).
+	TimeoutCause error
 }
 
 // Frame is the per-call state in one allocation: the thread, what its
@@ -66,6 +70,8 @@ type Frame struct {
 	// work is the call as the memory guard sees it: the GIL handle reports
 	// to it, Call brackets the execution with it.
 	work memguard.Work
+	// deadline is the call's context when it has a timeout.
+	deadline Deadline
 }
 
 var pool = sync.Pool{New: func() any {
@@ -75,9 +81,15 @@ var pool = sync.Pool{New: func() any {
 	return f
 }}
 
-// Get returns a frame ready to run a call named name for ctx.
-func Get(env *Env, ctx context.Context, name string) *Frame {
+// Get returns a frame ready to run a call named name for ctx; with a
+// timeout above 0, the call's context ends that long from now, with
+// env.TimeoutCause (see Deadline).
+func Get(env *Env, ctx context.Context, name string, timeout time.Duration) *Frame {
 	f := pool.Get().(*Frame)
+	if timeout > 0 {
+		f.deadline.reset(ctx, time.Now().Add(timeout), env.TimeoutCause)
+		ctx = &f.deadline
+	}
 	f.Lock = sched.Handle{GIL: env.GIL, Observer: &f.work}
 	f.work.Guard = env.Guard
 	f.state = host.State{Ctx: ctx, Lock: &f.Lock}
@@ -94,10 +106,17 @@ func Get(env *Env, ctx context.Context, name string) *Frame {
 	return f
 }
 
-// Free returns f to the pool, dropping what it references of the call.
-// Only a call that returned normally frees its frame: after a Go panic the
-// thread's state is not known.
+// Free ends the call's context and returns f to the pool, dropping what it
+// references of the call. Only a call that returned normally frees its
+// frame: after a Go panic the thread's state is not known (the context
+// then ends with the request's).
 func (f *Frame) Free() {
+	if f.lim.ctx == &f.deadline {
+		f.deadline.Stop()
+		// Not the request's any longer, but still a context: one kept
+		// past its call reads as ended (until the frame is reused).
+		f.deadline.Context = context.Background()
+	}
 	f.state, f.lim, f.Lock, f.Argv = host.State{}, limits{}, sched.Handle{}, [1]starlark.Value{}
 	f.Thread.Print = nil
 	pool.Put(f)
@@ -147,12 +166,13 @@ func (c *limits) onMaxSteps(thread *starlark.Thread) {
 	}
 	thread.SetMaxExecutionSteps(next)
 	// Cancellation is polled here rather than pushed by context.AfterFunc,
-	// which costs 6 allocations per call. The memory guard's watcher
+	// which costs 6 allocations per call, and a passed deadline is found
+	// here (Deadline.Expire reads the clock). The memory guard's watcher
 	// (runtime/memguard) polls it too, every few milliseconds while the
 	// call holds the GIL, and cancels the thread, which stops at its next
 	// step: a step can allocate a gigabyte, so SwitchCheckSteps steps are
 	// too many to wait.
-	if c.ctx.Err() != nil {
+	if ended(c.ctx) {
 		thread.Cancel(context.Cause(c.ctx).Error())
 		return
 	}
@@ -167,4 +187,12 @@ func (c *limits) onMaxSteps(thread *starlark.Thread) {
 	if err := c.lock.Yield(c.ctx); err != nil {
 		thread.Cancel(context.Cause(c.ctx).Error())
 	}
+}
+
+// ended reports that ctx has ended, reading the clock for a Deadline.
+func ended(ctx context.Context) bool {
+	if d, ok := ctx.(*Deadline); ok {
+		return d.Expire()
+	}
+	return ctx.Err() != nil
 }

@@ -34,7 +34,7 @@ def work():
 	for i := range 50 {
 		ctx := context.WithValue(context.Background(), ctxKey{}, i)
 		name := fmt.Sprintf("call-%d", i)
-		cf := Get(env, ctx, name)
+		cf := Get(env, ctx, name, 0)
 		th := &cf.Thread
 		if th.Name != name || th.ExecutionSteps() != 0 {
 			t.Fatalf("call %d: thread %q with %d steps, want %q with 0", i, th.Name, th.ExecutionSteps(), name)
@@ -68,7 +68,7 @@ def spin():
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := Get(env, context.Background(), "spin")
+	f := Get(env, context.Background(), "spin", 0)
 	if err := f.Lock.Acquire(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ def forever():
 		t.Fatal(err)
 	}
 	call := func(fn string, args ...starlark.Value) (starlark.Value, error) {
-		f := Get(env, context.Background(), fn)
+		f := Get(env, context.Background(), fn, 0)
 		defer f.Free()
 		if err := f.Lock.Acquire(context.Background()); err != nil {
 			t.Fatal(err)

@@ -9,36 +9,83 @@ import (
 )
 
 // Deadline is a call's context with its request timeout, made without a
-// timer: Err reads the clock, and the timer exists only once something
-// waits on Done (a blocking builtin, a wait for the GIL). Most calls never
-// wait, and context.WithTimeout's timer, child registration and cancel
-// cost about 6% of a hello request.
+// timer and without reading the clock on the way: on a hello request the
+// timer, the child registration and the clock reads of
+// context.WithTimeout cost more than the rest of the call path's guards
+// together (docs/performance.md).
+//
+// Err reads no clock. The deadline is found passed by [Deadline.Expire],
+// which the call's periodic step check calls and the memory guard's
+// watcher calls every few milliseconds while the call holds the GIL; a
+// timer exists only once something waits on Done (a blocking builtin, a
+// wait for the GIL), and then Done and Err agree as the context package
+// requires. So a call that runs past its deadline is stopped within a few
+// milliseconds, and one that finishes just after it may keep its answer.
 //
 // Past the deadline Err returns an error that is both
 // context.DeadlineExceeded and cause (errors.Is), and context.Cause of the
 // context returns it too, unless the parent ended first.
+//
+// A Frame holds one Deadline and re-arms it for each call (reset), so that
+// a call makes no allocation for it.
 type Deadline struct {
 	context.Context // the parent: the request's
 	at              time.Time
 	err             deadlineError // what Err returns past at (as &err: no allocation)
+	state           atomic.Uint32 // live, expired or stopped
 
-	once    sync.Once
-	timed   context.Context // made by Done
-	stop    context.CancelFunc
-	stopped atomic.Bool // Stop was called: the context is over
+	mu    sync.Mutex            // guards making the timer
+	timed atomic.Pointer[timer] // made by Done; nil until then
+}
+
+// The states of a Deadline.
+const (
+	live uint32 = iota
+	expired
+	stopped
+)
+
+// timer is the context a Deadline makes once something waits on Done.
+type timer struct {
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewDeadline returns parent ending at at with cause. Call Stop when the
 // call ends.
 func NewDeadline(parent context.Context, at time.Time, cause error) *Deadline {
-	return &Deadline{Context: parent, at: at, err: deadlineError{cause}}
+	d := new(Deadline)
+	d.reset(parent, at, cause)
+	return d
+}
+
+// reset arms d for a new call. The previous call must have stopped it.
+func (d *Deadline) reset(parent context.Context, at time.Time, cause error) {
+	d.Context, d.at, d.err = parent, at, deadlineError{cause}
+	d.timed.Store(nil)
+	d.state.Store(live)
 }
 
 func (d *Deadline) Deadline() (time.Time, bool) { return d.at, true }
 
+// closed is the Done of a context that ended before anyone waited.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 func (d *Deadline) Done() <-chan struct{} {
-	d.once.Do(func() { d.timed, d.stop = context.WithDeadlineCause(d.Context, d.at, &d.err) })
-	return d.timed.Done()
+	if t := d.timed.Load(); t != nil {
+		return t.ctx.Done()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t := d.timed.Load(); t != nil {
+		return t.ctx.Done()
+	}
+	if d.state.Load() == stopped {
+		return closed
+	}
+	ctx, cancel := context.WithDeadlineCause(d.Context, d.at, &d.err)
+	d.timed.Store(&timer{ctx, cancel})
+	return ctx.Done()
 }
 
 // Err agrees with Done: once Done is closed, Err is not nil (contexts
@@ -47,22 +94,38 @@ func (d *Deadline) Err() error {
 	if err := d.Context.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(d.at) {
+	switch d.state.Load() {
+	case expired:
 		return &d.err
-	}
-	if d.stopped.Load() {
+	case stopped:
 		return context.Canceled
 	}
+	if t := d.timed.Load(); t != nil && t.ctx.Err() != nil {
+		// The timer fired (a stop or the parent's end is handled above).
+		d.state.CompareAndSwap(live, expired)
+		return &d.err
+	}
 	return nil
+}
+
+// Expire reads the clock and, past the deadline, ends the context. It
+// reports whether the context has ended.
+func (d *Deadline) Expire() bool {
+	if d.state.Load() == live && !time.Now().Before(d.at) {
+		d.state.CompareAndSwap(live, expired)
+	}
+	return d.Err() != nil
 }
 
 // Stop ends the context, when its call ends, and releases the timer if
 // one was made.
 func (d *Deadline) Stop() {
-	d.stopped.Store(true) // before the timer context closes Done
-	d.once.Do(func() {})  // none made from now on
-	if d.stop != nil {
-		d.stop()
+	d.mu.Lock()
+	d.state.Store(stopped) // before the timer context closes Done
+	t := d.timed.Load()
+	d.mu.Unlock()
+	if t != nil {
+		t.cancel()
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/hwebserver/hwebserver/runtime/memguard"
+	"github.com/hwebserver/hwebserver/runtime/sched"
 )
 
 var errTimeout = errors.New("request timeout")
@@ -43,18 +46,64 @@ func TestDeadline(t *testing.T) {
 	})
 }
 
-// Polling a Deadline never makes a timer: Stop has nothing to release.
+// Polling a Deadline never makes a timer and reads no clock: past its
+// time it ends when Expire looks, as the step check and the memory guard's
+// watcher do; Stop has nothing to release.
 func TestDeadlinePolledOnly(t *testing.T) {
-	d := NewDeadline(context.Background(), time.Now().Add(time.Hour), errTimeout)
-	for range 3 {
-		if d.Err() != nil {
-			t.Fatal(d.Err())
+	synctest.Test(t, func(t *testing.T) {
+		d := NewDeadline(context.Background(), time.Now().Add(time.Second), errTimeout)
+		if d.Err() != nil || d.Expire() {
+			t.Fatal("ended before its time")
 		}
-	}
-	d.Stop()
-	if d.timed != nil {
-		t.Error("a timer context was made though nobody waited")
-	}
+		time.Sleep(2 * time.Second) // the fake clock of synctest
+		if d.Err() != nil {
+			t.Fatal("Err read the clock: the deadline passed before anything looked")
+		}
+		if !d.Expire() || !errors.Is(d.Err(), errTimeout) || !errors.Is(d.Err(), context.DeadlineExceeded) {
+			t.Fatalf("after Expire past the deadline: Err %v; want the timeout", d.Err())
+		}
+		d.Stop()
+		if d.timed.Load() != nil {
+			t.Error("a timer context was made though nobody waited")
+		}
+	})
+}
+
+// A frame re-arms its own Deadline for each call: a call gets a live
+// context after one that timed out, and the previous call's context has
+// ended for good.
+func TestFrameDeadlineRecycled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := &Env{GIL: new(sched.GIL), Guard: new(memguard.Guard), TimeoutCause: errTimeout}
+		for i := range 3 {
+			f := Get(env, context.Background(), "call", time.Second)
+			ctx := f.Ctx()
+			if at, ok := ctx.Deadline(); !ok || !at.Equal(time.Now().Add(time.Second)) {
+				t.Fatalf("call %d: Deadline() = %v, %v; want a second from now", i, at, ok)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("call %d: a fresh call's context has ended: %v", i, ctx.Err())
+			}
+			if i == 1 {
+				<-ctx.Done() // the timer made by a wait ends it at its time
+				if !errors.Is(ctx.Err(), errTimeout) {
+					t.Fatalf("call %d: Err %v after Done, want the timeout", i, ctx.Err())
+				}
+			}
+			f.Free()
+			if ctx.Err() == nil {
+				t.Fatalf("call %d: the context outlived its call", i)
+			}
+			select {
+			case <-ctx.Done():
+			default:
+				t.Fatalf("call %d: Done is open after the call ended", i)
+			}
+		}
+		if f := Get(env, context.Background(), "none", 0); f.Ctx() != context.Background() {
+			t.Error("a call without a timeout got a deadline")
+		}
+	})
 }
 
 // A context derived from a Deadline, waited on, ends cleanly when the call

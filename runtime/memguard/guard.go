@@ -403,13 +403,27 @@ func (w *Work) End() (stopped bool) {
 	return stopped
 }
 
+// expirer is a context whose Err reads no clock and which must be asked
+// to look (callframe.Deadline): Expire ends it past its deadline and
+// reports whether it has ended.
+type expirer interface{ Expire() bool }
+
 // expire cancels the thread of a call whose context ended, with the
 // context's cause as reason, as the runtime's periodic step check does.
 // It returns the running call's number, 0 if none runs.
 func (w *Work) expire() uint64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.seq != 0 && w.ctx.Err() != nil {
+	if w.seq == 0 {
+		return 0
+	}
+	ended := false
+	if e, ok := w.ctx.(expirer); ok {
+		ended = e.Expire()
+	} else {
+		ended = w.ctx.Err() != nil
+	}
+	if ended {
 		w.thread.Cancel(context.Cause(w.ctx).Error())
 	}
 	return w.seq

@@ -49,7 +49,7 @@ func (st *Settings) Wrap(next http.Handler, loopback bool, refuse func(w http.Re
 // loopbackHost reports whether the Host header names this machine by a
 // loopback name or address; an empty Host (HTTP/1.0) is let through.
 func loopbackHost(hostport string) bool {
-	if hostport == "" {
+	if hostport == "" || commonLoopback(hostport) {
 		return true
 	}
 	host, ok := splitHost(hostport)
@@ -61,6 +61,19 @@ func loopbackHost(hostport string) bool {
 	}
 	ip, err := netip.ParseAddr(strings.Trim(host, "[]")) // no allocation, unlike net.ParseIP
 	return err == nil && ip.IsLoopback()
+}
+
+// commonLoopback is the fast path of loopbackHost for the Host headers
+// that clients send nearly always, "localhost" and "127.0.0.1" with or
+// without a port, which it tells without lowering case or parsing an
+// address.
+func commonLoopback(hostport string) bool {
+	for _, name := range [...]string{"localhost", "127.0.0.1"} {
+		if port, ok := strings.CutPrefix(hostport, name); ok {
+			return port == "" || port[0] == ':' && validPort(port[1:])
+		}
+	}
+	return false
 }
 
 func (st *Settings) corsEnabled() bool { return len(st.origins) > 0 || st.CORSAllowAll }
