@@ -35,6 +35,7 @@ func (s *Server) handle(gen *generation, route string, params bool, l *listen.Li
 // name first.
 func (s *Server) handleForm(gen *generation, route string, params, deferForm bool, l *listen.Listener, check func(w http.ResponseWriter, r *http.Request) *failure.Failure,
 	serve func(w http.ResponseWriter, r *http.Request, req *bindings.Request) *failure.Failure) http.Handler {
+	lim := s.bodyLimits(gen, deferForm) // fixed for the generation's handlers
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		middleware.SetRoute(w, route)
 		if check != nil {
@@ -43,7 +44,7 @@ func (s *Server) handleForm(gen *generation, route string, params, deferForm boo
 				return
 			}
 		}
-		req, temps, fail := s.readRequest(w, r, l, gen, deferForm)
+		req, temps, fail := s.readRequest(w, r, l, &lim)
 		defer temps.RemoveAll()
 		if fail == nil {
 			if params {
@@ -146,12 +147,12 @@ func (s *Server) callAdmitted(r *http.Request, gen *generation, name string, fn 
 func (s *Server) run(cf *callframe.Frame, gen *generation, fn starlark.Callable, args starlark.Tuple, kwargs []starlark.Tuple, done func(starlark.Value) (*bindings.Response, *failure.Failure)) (*bindings.Response, *failure.Failure) {
 	ctx, lock := cf.Ctx(), &cf.Lock
 	gilWait := s.waitStart()
-	if err := lock.Acquire(ctx); err != nil {
+	if err := lock.Acquire(cf.RequestCtx()); err != nil {
 		return nil, failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
 	defer lock.Release()
 	s.logWait(ctx, "the GIL", cf.Thread.Name, gilWait)
-	if ctx.Err() != nil {
+	if (lock.Waited && cf.Expired()) || ctx.Err() != nil {
 		return nil, failure.Canceled(ctx, s.limits.RequestTimeout)
 	}
 
@@ -222,12 +223,12 @@ func (s *Server) admissionFailure(ctx context.Context, err error) *failure.Failu
 // readRequest reads and parses the body of r before the GIL is taken, and
 // returns the Request value for the handler. Temp files it made are in the
 // returned TempFiles, which the caller removes after the response.
-func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listen.Listener, gen *generation, deferForm bool) (*bindings.Request, *bindings.TempFiles, *failure.Failure) {
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listen.Listener, lim *body.Limits) (*bindings.Request, *bindings.TempFiles, *failure.Failure) {
 	both := &struct {
 		req   bindings.Request
 		temps bindings.TempFiles
 	}{req: bindings.Request{HTTP: r, LocalPort: l.Port, Secure: r.TLS != nil || (s.edge.Forwarded != nil && middleware.IsSecure(r))}, temps: bindings.TempFiles{Dir: s.opts.TempDir}}
-	if err := s.bodies.Read(w, r, &both.req, &both.temps, s.bodyLimits(gen, deferForm)); err != nil {
+	if err := s.bodies.Read(w, r, &both.req, &both.temps, *lim); err != nil {
 		return nil, &both.temps, &failure.Failure{Status: err.Status, Message: err.Message}
 	}
 	return &both.req, &both.temps, nil

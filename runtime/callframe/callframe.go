@@ -86,6 +86,7 @@ var pool = sync.Pool{New: func() any {
 // env.TimeoutCause (see Deadline).
 func Get(env *Env, ctx context.Context, name string, timeout time.Duration) *Frame {
 	f := pool.Get().(*Frame)
+	parent := ctx
 	if timeout > 0 {
 		f.deadline.reset(ctx, time.Now().Add(timeout), env.TimeoutCause)
 		ctx = &f.deadline
@@ -93,7 +94,7 @@ func Get(env *Env, ctx context.Context, name string, timeout time.Duration) *Fra
 	f.Lock = sched.Handle{GIL: env.GIL, Observer: &f.work}
 	f.work.Guard = env.Guard
 	f.state = host.State{Ctx: ctx, Lock: &f.Lock}
-	f.lim = limits{env: env, ctx: ctx, lock: &f.Lock}
+	f.lim = limits{env: env, ctx: ctx, wait: parent, lock: &f.Lock}
 	t := &f.Thread
 	t.Name, t.Print = name, env.Print
 	t.Steps = 0
@@ -125,6 +126,18 @@ func (f *Frame) Free() {
 // Ctx is the call's context.
 func (f *Frame) Ctx() context.Context { return f.lim.ctx }
 
+// RequestCtx is the context the call's waits for the GIL end with: the
+// request's, without the call's deadline. Waiting on the deadline would
+// make its timer (see Deadline), which a busy server's GIL waits would
+// make on most requests; a wait for the GIL is bounded by the switch
+// interval of the calls ahead, and [Frame.Expired] tells, once the lock
+// is held, whether the deadline passed meanwhile.
+func (f *Frame) RequestCtx() context.Context { return f.lim.wait }
+
+// Expired reports that the call's context has ended, reading the clock
+// for its deadline.
+func (f *Frame) Expired() bool { return ended(f.lim.ctx) }
+
 // Overrun reports that the call was stopped for exceeding its step budget.
 func (f *Frame) Overrun() bool { return f.lim.overrun }
 
@@ -141,6 +154,7 @@ func (f *Frame) Call(fn starlark.Callable, args starlark.Tuple, kwargs []starlar
 type limits struct {
 	env     *Env
 	ctx     context.Context
+	wait    context.Context // what GIL waits end with (Frame.RequestCtx)
 	lock    *sched.Handle
 	overrun bool // the step budget was exceeded
 }
@@ -182,9 +196,10 @@ func (c *limits) onMaxSteps(thread *starlark.Thread) {
 	if c.env.Level.Level() <= logs.LevelDetail {
 		c.env.Log.Log(c.ctx, logs.LevelDetail, "GIL switch", "thread", thread.Name, "steps", steps)
 	}
-	// On failure the context is done: cancel now, so that not one more
-	// step runs without the GIL.
-	if err := c.lock.Yield(c.ctx); err != nil {
+	// On failure the request is over: cancel now, so that not one more
+	// step runs without the GIL. A deadline passed while waiting stops
+	// the call here too.
+	if err := c.lock.Yield(c.wait); err != nil || (c.lock.Waited && ended(c.ctx)) {
 		thread.Cancel(context.Cause(c.ctx).Error())
 	}
 }

@@ -123,3 +123,36 @@ func TestDeadlineStopEndsDerived(t *testing.T) {
 		t.Errorf("after Stop: child %v, deadline %v; want Canceled", child.Err(), d.Err())
 	}
 }
+
+// A call waiting for the GIL waits on the request's context, which makes
+// no timer for its deadline; once it holds the lock, Expired tells that
+// the deadline passed during the wait.
+func TestGILWaitMakesNoTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		env := &Env{GIL: new(sched.GIL), Guard: new(memguard.Guard), TimeoutCause: errTimeout}
+		holder := sched.Handle{GIL: env.GIL}
+		if err := holder.Acquire(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		f := Get(env, context.Background(), "waiter", time.Second)
+		acquired := make(chan error, 1)
+		go func() { acquired <- f.Lock.Acquire(f.RequestCtx()) }()
+		synctest.Wait() // the waiter is queued
+		time.Sleep(2 * time.Second)
+		holder.Release()
+		if err := <-acquired; err != nil {
+			t.Fatal(err)
+		}
+		if !f.Lock.Waited {
+			t.Error("Waited is false after a wait for the lock")
+		}
+		if f.deadline.timed.Load() != nil {
+			t.Error("the wait for the GIL made the deadline's timer")
+		}
+		if !f.Expired() || !errors.Is(f.Ctx().Err(), errTimeout) {
+			t.Errorf("after a wait past the deadline: Expired %v, Err %v; want the timeout", f.Expired(), f.Ctx().Err())
+		}
+		f.Lock.Release()
+		f.Free()
+	})
+}

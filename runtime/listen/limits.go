@@ -372,18 +372,17 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 // connection keeps up to MaxHeaderBytes+12 KiB until it closes.
 func ConnState(c net.Conn, state http.ConnState) {
 	lc, ok := c.(*conn)
-	if !ok || !lc.record.Load() {
-		return
+	if !ok || (state != http.StateIdle && state != http.StateHijacked) || !lc.record.Load() {
+		return // StateActive, on every request, costs no lock
 	}
 	lc.rmu.Lock()
 	defer lc.rmu.Unlock()
-	switch state {
-	case http.StateIdle:
+	if state == http.StateIdle {
 		lc.trim()
-	case http.StateHijacked:
-		lc.record.Store(false)
-		lc.ring, lc.head = nil, 0
+		return
 	}
+	lc.record.Store(false)
+	lc.ring, lc.head = nil, 0
 }
 
 // AmbiguousLength reports whether the HTTP/1.1 request r, which net/http

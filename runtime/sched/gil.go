@@ -29,6 +29,12 @@ type GIL struct {
 
 // Acquire takes the lock, or fails when ctx is done first.
 func (g *GIL) Acquire(ctx context.Context) error {
+	_, err := g.acquire(ctx)
+	return err
+}
+
+// acquire is Acquire, reporting whether it queued for the lock.
+func (g *GIL) acquire(ctx context.Context) (waited bool, err error) {
 	g.mu.Lock()
 	// Handlers hold the lock for microseconds, less than parking and waking
 	// a goroutine costs: yield a few times first. Not when others queue:
@@ -41,7 +47,7 @@ func (g *GIL) Acquire(ctx context.Context) error {
 	if !g.held {
 		g.held = true
 		g.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	ch := make(chan struct{})
 	g.waiters = append(g.waiters, ch)
@@ -54,7 +60,7 @@ func (g *GIL) Acquire(ctx context.Context) error {
 	}()
 	select {
 	case <-ch:
-		return nil
+		return true, nil
 	case <-ctx.Done():
 		g.mu.Lock()
 		for i, w := range g.waiters {
@@ -62,14 +68,14 @@ func (g *GIL) Acquire(ctx context.Context) error {
 				g.waiters = append(g.waiters[:i], g.waiters[i+1:]...)
 				g.nwait.Store(int32(len(g.waiters)))
 				g.mu.Unlock()
-				return ctx.Err()
+				return true, ctx.Err()
 			}
 		}
 		g.mu.Unlock()
 		// The lock was handed to us as we gave up: pass it on.
 		<-ch
 		g.Release()
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 }
 
@@ -111,6 +117,8 @@ type Handle struct {
 	// Observer, when set, sees every acquisition and release (memory guard).
 	Observer Observer
 	held     bool
+	// Waited reports that the last Acquire queued for the lock.
+	Waited bool
 	// waitedSince is when this holder first saw others waiting, zero
 	// while nobody waits: the switch interval runs from there, as in
 	// Python, where a waiter asks the holder to drop the lock once it
@@ -122,7 +130,9 @@ func (h *Handle) Acquire(ctx context.Context) error {
 	if h.held {
 		return nil
 	}
-	if err := h.GIL.Acquire(ctx); err != nil {
+	waited, err := h.GIL.acquire(ctx)
+	h.Waited = waited
+	if err != nil {
 		return err
 	}
 	h.held = true
