@@ -108,6 +108,8 @@ func BenchmarkHelloVsRaw(b *testing.B) {
 // BenchmarkHelloVsBuild compares this tree's hello with another build of
 // hwebserver, the binary named by HWEBSERVER_BASELINE_BIN, and both with
 // raw net/http, in one run: rounds of the three loads in rotating order.
+// HWEBSERVER_BASELINE_ARGS and HWEBSERVER_BENCH_ARGS add flags to either
+// server; HWEBSERVER_BENCH_BIN runs another build in place of this tree's.
 // It reports x-base (this build's req/s over the other's, median of the
 // rounds), x-raw and base-x-raw (each build over raw net/http).
 // scripts/compare.sh builds a git revision and runs it:
@@ -124,7 +126,11 @@ func BenchmarkHelloVsBuild(b *testing.B) {
 	}
 	raw := startBaseline(b, "rawhello")
 	other := testbin.Start(b, bin, dir, "app.star", append([]string{"--port", "0"}, strings.Fields(os.Getenv("HWEBSERVER_BASELINE_ARGS"))...)...)
-	this := Start(b, dir, "app.star", append([]string{"--port", "0"}, strings.Fields(os.Getenv("HWEBSERVER_BENCH_ARGS"))...)...)
+	thisBin := binary
+	if bin := os.Getenv("HWEBSERVER_BENCH_BIN"); bin != "" {
+		thisBin = bin // another build in place of this tree's, to bisect
+	}
+	this := testbin.Start(b, thisBin, dir, "app.star", append([]string{"--port", "0"}, strings.Fields(os.Getenv("HWEBSERVER_BENCH_ARGS"))...)...)
 	pids := []int{raw.Pid, other.Pid(), this.Pid()}
 	loads := []*load{
 		newLoad(b, raw.URL, "GET", "/", "", "", http.StatusOK, "Hello"),
