@@ -114,8 +114,16 @@ func Get(env *Env, ctx context.Context, name string, timeout time.Duration) *Fra
 func (f *Frame) Free() {
 	if f.lim.ctx == &f.deadline {
 		f.deadline.Stop()
-		// Not the request's any longer, but still a context: one kept
-		// past its call reads as ended (until the frame is reused).
+		if f.deadline.timed.Load() != nil {
+			// Something waited on the deadline, and contexts derived
+			// from it (http's, sql's) look at it from goroutines of their
+			// own (context's propagateCancel) that may run after the call:
+			// this frame is not reused, so that its deadline stays ended
+			// for them; the garbage collector takes it.
+			return
+		}
+		// Nothing waited: nothing looks at the deadline any longer. Drop
+		// the request's context rather than keep it in the pool.
 		f.deadline.Context = context.Background()
 	}
 	f.state, f.lim, f.Lock, f.Argv = host.State{}, limits{}, sched.Handle{}, [1]starlark.Value{}

@@ -156,3 +156,27 @@ func TestGILWaitMakesNoTimer(t *testing.T) {
 		f.Free()
 	})
 }
+
+// Contexts derived from a call's deadline (http and sql derive them) look
+// at it from context's own goroutines, possibly after the call ended: the
+// frame is then not reused, and they always see it ended, never the
+// deadline of a later call that reused the frame (context panics on an
+// ended Done with a nil Err).
+func TestDerivedContextOutlivesFrame(t *testing.T) {
+	env := &Env{GIL: new(sched.GIL), Guard: new(memguard.Guard), TimeoutCause: errTimeout}
+	for i := range 2000 {
+		f := Get(env, context.Background(), "call", time.Hour)
+		child, cancel := context.WithCancel(f.Ctx()) // a goroutine watches the deadline
+		f.Free()
+		g := Get(env, context.Background(), "next", time.Hour) // may reuse a frame
+		if g == f {
+			t.Fatalf("round %d: a frame whose deadline was waited on was reused", i)
+		}
+		<-child.Done()
+		if !errors.Is(child.Err(), context.Canceled) {
+			t.Fatalf("round %d: the derived context ended with %v, want Canceled", i, child.Err())
+		}
+		cancel()
+		g.Free()
+	}
+}
