@@ -95,7 +95,11 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.refuse(c)
 			continue
 		}
-		return &conn{Conn: c, l: l, timeout: l.lim.WriteTimeout}, nil
+		lc := &conn{Conn: c, l: l, timeout: l.lim.WriteTimeout}
+		if lc.timeout > 0 {
+			lc.born = time.Now()
+		}
+		return lc, nil
 	}
 }
 
@@ -140,6 +144,11 @@ type conn struct {
 	wmu       sync.Mutex
 	userWrite time.Time // the write deadline asked for by the conn's user
 	armed     time.Time // the write deadline last set on Conn
+	born      time.Time // when it was accepted: the origin of fresh
+	// fresh is how long after born the armed deadline needs no re-arming
+	// (arm's fast path, which takes no lock and reads only the monotonic
+	// clock); 0 while a deadline of the user's is in force.
+	fresh atomic.Int64
 
 	rmu  sync.Mutex
 	ring []byte // grows to l.ringSize, then wraps at head
@@ -234,13 +243,20 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 // than the small write it would guard, so such a write may fail after 3/4
 // of the timeout rather than the whole.
 func (c *conn) arm(always bool) {
+	if f := c.fresh.Load(); !always && f != 0 && int64(time.Since(c.born)) < f {
+		return
+	}
 	c.wmu.Lock()
-	d := time.Now().Add(c.timeout)
+	now := time.Now()
+	d := now.Add(c.timeout)
 	if !c.userWrite.IsZero() && c.userWrite.Before(d) {
 		d = c.userWrite
+		c.fresh.Store(0)
 	} else if !always && !c.armed.IsZero() && d.Sub(c.armed) < c.timeout/4 {
 		c.wmu.Unlock()
 		return
+	} else {
+		c.fresh.Store(int64(now.Sub(c.born) + c.timeout/4))
 	}
 	c.armed = d
 	c.Conn.SetWriteDeadline(d)
@@ -267,6 +283,9 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.userWrite = t
+	if !t.IsZero() {
+		c.fresh.Store(0) // arm weighs the user's deadline from now on
+	}
 	if t.IsZero() || (!c.armed.IsZero() && !t.Before(c.armed)) {
 		return nil // every write arms its own deadline
 	}
