@@ -450,7 +450,15 @@ func setAllowedHosts(st *Settings, key string, v starlark.Value) error {
 		if h == "" || strings.ContainsAny(h, "/ ") || (strings.Contains(h, ":") && !strings.HasPrefix(h, "[")) {
 			return fmt.Errorf("%s: %q is not a host pattern; want a host name without scheme or port (\"example.com\"), \".example.com\" for a domain and its subdomains, or \"*\"", key, h)
 		}
-		st.AllowedHosts = append(st.AllowedHosts, strings.TrimSuffix(h, "."))
+		h = strings.TrimSuffix(h, ".")
+		if name := strings.TrimPrefix(h, "."); h != "*" {
+			// A pattern must itself be a host that a Host header can
+			// name, or it never matches: "[", "ex_ample.com", "*.example.com".
+			if got, ok := splitHost(name); !ok || got != name {
+				return fmt.Errorf("%s: %q can never match a Host header; want a host name (\"example.com\"), an address (\"10.0.0.1\", \"[::1]\"), \".example.com\" for a domain and its subdomains, or \"*\"", key, h)
+			}
+		}
+		st.AllowedHosts = append(st.AllowedHosts, h)
 	}
 	return nil
 }
