@@ -78,12 +78,18 @@ func (r *Response) setHeader(name, value string, add bool) {
 }
 
 // CopyHeaders copies the response's headers into h (a ResponseWriter's),
-// sharing the value slices, which are never changed in place.
+// sharing the value slices, which are never changed in place. Set-Cookie
+// and Vary add to what h has already (the session's cookie, CORS's
+// "Vary: Origin"); the response's other headers replace h's.
 func (r *Response) CopyHeaders(h http.Header) {
 	if r.contentType != nil {
 		h["Content-Type"] = r.contentType
 	}
 	for k, vs := range r.header {
+		if old, ok := h[k]; ok && (k == "Set-Cookie" || k == "Vary") {
+			h[k] = append(old[:len(old):len(old)], vs...)
+			continue
+		}
 		h[k] = vs
 	}
 }

@@ -107,6 +107,11 @@ func requestSession(r *Request, thread *starlark.Thread, b *starlark.Builtin, ar
 	return s.dict, nil
 }
 
+// SessionUsed reports that the handler called request.session(): its
+// response depends on the request's cookie (Vary: Cookie, as Django's
+// session middleware says).
+func (r *Request) SessionUsed() bool { return r.session != nil }
+
 // SessionCookie returns the Set-Cookie value that writes back a session
 // the handler changed, or "" when there is nothing to write. Call it under
 // the interpreter lock once the handler returned: it reads the dict.

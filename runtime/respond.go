@@ -10,10 +10,16 @@ import (
 )
 
 // respond sends resp, the answer to req, with the session cookie the
-// handler's changes produced (see call).
+// handler's changes produced (see call), and Vary: Cookie when the
+// handler used the session; the response's own cookies and Vary values
+// are added to these (Response.CopyHeaders).
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, req *bindings.Request, resp *bindings.Response) {
-	if req.SetCookie != "" {
-		w.Header().Add("Set-Cookie", req.SetCookie)
+	if req.SessionUsed() {
+		h := w.Header()
+		h.Add("Vary", "Cookie")
+		if req.SetCookie != "" {
+			h.Add("Set-Cookie", req.SetCookie)
+		}
 	}
 	s.writeResponse(w, r, resp)
 }

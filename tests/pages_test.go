@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +150,60 @@ func TestPagesSession(t *testing.T) {
 	code, body, _ := Get(t, q.URL+"/visit", "Accept: application/json")
 	if code != 500 || !strings.Contains(body, "sessions need SECRET_KEY in the settings file") {
 		t.Errorf("without SECRET_KEY: %d %s", code, body)
+	}
+}
+
+// A handler that changes the session and sets a cookie of its own sends
+// both cookies; every response that used the session says Vary: Cookie,
+// next to the handler's own Vary values.
+func TestPagesSessionWithOwnCookie(t *testing.T) {
+	app := map[string]string{
+		"settings.star": pagesApp["settings.star"],
+		"app.star": `@hwebserver.urlHandler("/login")
+def login(request):
+    request.session()["user"] = "ada"
+    r = hwebserver.Response("in")
+    r.setCookie("theme", "dark")
+    r.setHeader("Vary", "Accept-Language")
+    return r
+
+@hwebserver.urlHandler("/who")
+def who(request):
+    return "user=%s" % request.session().get("user")
+
+@hwebserver.urlHandler("/plain")
+def plain(request):
+    return "plain"
+
+hwebserver.run(settings="settings.star")
+`,
+	}
+	p := Start(t, WriteFiles(t, app), "app.star", "--port", "0")
+	resp, err := http.Get(p.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session string
+	names := map[string]bool{}
+	for _, c := range resp.Cookies() {
+		names[c.Name] = true
+		if c.Name == "session" {
+			session = c.Name + "=" + c.Value
+		}
+	}
+	if !names["session"] || !names["theme"] {
+		t.Fatalf("Set-Cookie %q: want the session's and the handler's", resp.Header.Values("Set-Cookie"))
+	}
+	if vary := resp.Header.Values("Vary"); !slices.Contains(vary, "Cookie") || !slices.Contains(vary, "Accept-Language") {
+		t.Errorf("Vary %q, want Cookie and the handler's Accept-Language", vary)
+	}
+	code, body, h := Get(t, p.URL+"/who", "Cookie: "+session)
+	if code != 200 || body != "user=ada" || !slices.Contains(h.Values("Vary"), "Cookie") || h.Get("Set-Cookie") != "" {
+		t.Errorf("/who: %d %q, Vary %q, Set-Cookie %q; want the user, Vary: Cookie and no cookie (unchanged session)", code, body, h.Values("Vary"), h.Get("Set-Cookie"))
+	}
+	if _, _, h := Get(t, p.URL+"/plain"); slices.Contains(h.Values("Vary"), "Cookie") {
+		t.Errorf("/plain never used the session but says Vary %q", h.Values("Vary"))
 	}
 }
 
