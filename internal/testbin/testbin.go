@@ -30,7 +30,8 @@ func Main(m *testing.M, root string, bin *string) {
 }
 
 // Build compiles the module rooted at root into a new temp dir and returns
-// the binary's path and a function that removes it.
+// the binary's path and a function that removes it. With
+// HWEBSERVER_E2E_RACE=1 the binary is built with -race.
 //
 // It also reads every source file of the module: go test caches a package's
 // result keyed on the files the test opened, and the binary is built by a
@@ -45,7 +46,14 @@ func Build(root string) (bin string, cleanup func(), err error) {
 		return "", nil, err
 	}
 	bin = filepath.Join(dir, "hwebserver")
-	build := exec.Command("go", "build", "-o", bin, root)
+	args := []string{"build", "-o", bin}
+	if os.Getenv("HWEBSERVER_E2E_RACE") == "1" {
+		// The server itself under the race detector; with
+		// GORACE=halt_on_error=1 a race ends it (exit 66), which the test
+		// talking to it sees.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, root)...)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		os.RemoveAll(dir)
@@ -53,6 +61,11 @@ func Build(root string) (bin string, cleanup func(), err error) {
 	}
 	return bin, func() { os.RemoveAll(dir) }, nil
 }
+
+// RaceBuild reports that the server under test is built with -race
+// (HWEBSERVER_E2E_RACE=1): the race detector's shadow memory makes its
+// RSS several times larger, so memory bounds are not checked then.
+func RaceBuild() bool { return os.Getenv("HWEBSERVER_E2E_RACE") == "1" }
 
 func touchSources(root string) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
