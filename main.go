@@ -29,6 +29,7 @@ import (
 	"github.com/hwebserver/hwebserver/runtime"
 	"github.com/hwebserver/hwebserver/runtime/body"
 	"github.com/hwebserver/hwebserver/runtime/logs"
+	"github.com/hwebserver/hwebserver/runtime/memguard"
 	"github.com/hwebserver/hwebserver/runtime/script"
 )
 
@@ -147,6 +148,9 @@ func cmdRun(cmd string, args []string, stdout, stderr io.Writer) int {
 		} else {
 			f.opts.Logger.Warn("temp files go to the system's temp folder", "err", err)
 		}
+		// The collector waits for 32 MiB of heap before it runs, unless
+		// GOGC is set (memguard.DefaultHeapFloor).
+		defer memguard.TuneGC(memguard.DefaultHeapFloor)()
 	}
 	if path := os.Getenv("HWEBSERVER_CPUPROFILE"); path != "" && !check {
 		stopProfile, err := startCPUProfile(path)

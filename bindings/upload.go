@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hwebserver/hwebserver/bindings/host"
 	"go.starlark.net/starlark"
@@ -14,14 +15,20 @@ import (
 // TempFiles collects the temp files of one request so the runtime can remove
 // them after the response, whatever the handler did. Safe for concurrent use.
 type TempFiles struct {
-	Dir   string // where they are made; "": the system's temp folder
-	mu    sync.Mutex
-	paths []string
+	Dir string // where they are made; "": the system's temp folder
+	// Holders, when set, counts the TempFiles that hold files: a server
+	// awaits them at shutdown. Only requests that spill to disk touch it.
+	Holders *atomic.Int64
+	mu      sync.Mutex
+	paths   []string
 }
 
 // Add records a path to remove.
 func (t *TempFiles) Add(path string) {
 	t.mu.Lock()
+	if len(t.paths) == 0 && t.Holders != nil {
+		t.Holders.Add(1)
+	}
 	t.paths = append(t.paths, path)
 	t.mu.Unlock()
 }
@@ -32,8 +39,14 @@ func (t *TempFiles) RemoveAll() {
 	paths := t.paths
 	t.paths = nil
 	t.mu.Unlock()
+	if len(paths) == 0 {
+		return
+	}
 	for _, p := range paths {
 		_ = os.Remove(p)
+	}
+	if t.Holders != nil {
+		t.Holders.Add(-1)
 	}
 }
 

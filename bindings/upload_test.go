@@ -3,9 +3,11 @@ package bindings
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"go.starlark.net/starlark"
@@ -90,5 +92,37 @@ SAVED = saved
 	}
 	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(saved), ".*part*")); len(left) != 0 {
 		t.Errorf("partial files left: %v", left)
+	}
+}
+
+// Holders counts the TempFiles that hold files: once from the first file
+// to RemoveAll, however many files; RemoveAll of an empty set counts
+// nothing.
+func TestTempFilesHolders(t *testing.T) {
+	var holders atomic.Int64
+	dir := t.TempDir()
+	a, b := &TempFiles{Holders: &holders}, &TempFiles{Holders: &holders}
+	b.RemoveAll()
+	for i, tf := range []*TempFiles{a, a, b} {
+		path := filepath.Join(dir, fmt.Sprint("f", i))
+		if err := os.WriteFile(path, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tf.Add(path)
+	}
+	if n := holders.Load(); n != 2 {
+		t.Fatalf("holders = %d with two sets holding files, want 2", n)
+	}
+	a.RemoveAll()
+	a.RemoveAll()
+	if n := holders.Load(); n != 1 {
+		t.Errorf("holders = %d after one set was removed (twice), want 1", n)
+	}
+	b.RemoveAll()
+	if n := holders.Load(); n != 0 {
+		t.Errorf("holders = %d after both, want 0", n)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("%d files left", len(left))
 	}
 }

@@ -151,8 +151,6 @@ func onPort(ports []string, l *listen.Listener) bool { return kinds.OnPort(ports
 // whose own handler applies the settings (Host, HTTPS, CORS) and routes.
 func (s *Server) portHandler(l *listen.Listener) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inflight.Add(1)
-		defer s.inflight.Add(-1)
 		gen := s.current.Load()
 		if s.live != nil {
 			r = s.live.pageRequest(r, gen)

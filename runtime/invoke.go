@@ -227,7 +227,7 @@ func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, l *listen.L
 	both := &struct {
 		req   bindings.Request
 		temps bindings.TempFiles
-	}{req: bindings.Request{HTTP: r, LocalPort: l.Port, Secure: r.TLS != nil || (s.edge.Forwarded != nil && middleware.IsSecure(r))}, temps: bindings.TempFiles{Dir: s.opts.TempDir}}
+	}{req: bindings.Request{HTTP: r, LocalPort: l.Port, Secure: r.TLS != nil || (s.edge.Forwarded != nil && middleware.IsSecure(r))}, temps: bindings.TempFiles{Dir: s.opts.TempDir, Holders: &s.tempHolders}}
 	if err := s.bodies.Read(w, r, &both.req, &both.temps, *lim); err != nil {
 		return nil, &both.temps, &failure.Failure{Status: err.Status, Message: err.Message}
 	}

@@ -59,7 +59,7 @@ type Server struct {
 	stopOnce     sync.Once
 	shutdownOnce sync.Once
 	serveWG      sync.WaitGroup
-	inflight     atomic.Int64 // requests in the listeners' handlers
+	tempHolders  atomic.Int64 // requests holding temp files (bindings.TempFiles)
 	genSeq       atomic.Uint64
 	ctx          context.Context // Main's context: cancelled by a signal
 	live         *reloader       // live reload (reload.go); nil when off
@@ -353,12 +353,16 @@ func (s *Server) doShutdown() {
 // handlerDrain bounds the wait for cancelled handlers at shutdown.
 const handlerDrain = 5 * time.Second
 
-// awaitHandlers waits up to d for the handlers still running to return.
+// awaitHandlers waits up to d for the handlers still running to return:
+// every Starlark call (each holds a pool slot) and every request holding
+// temp files. Counting these, rather than every request, keeps a shared
+// counter off the hot path; the handlers left (static files, a response
+// being written) have nothing to clean up.
 func (s *Server) awaitHandlers(d time.Duration) {
 	deadline := time.Now().Add(d)
-	for s.inflight.Load() > 0 {
+	for s.pool.InUse() > 0 || s.tempHolders.Load() > 0 {
 		if time.Now().After(deadline) {
-			s.log.Warn("shutdown: handlers still running", "count", s.inflight.Load())
+			s.log.Warn("shutdown: handlers still running", "calls", s.pool.InUse(), "with temp files", s.tempHolders.Load())
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -27,7 +27,11 @@ func (lim Limits) fieldLimit() int {
 	return lim.MaxFields
 }
 
-func tooManyFields(query string, max int) bool { return strings.Count(query, "&")+1 > max }
+// tooManyFields reports whether query has more than max fields; a query
+// shorter than max cannot (each field past the first takes a '&').
+func tooManyFields(query string, max int) bool {
+	return len(query) >= max && strings.Count(query, "&")+1 > max
+}
 
 func fieldsFailure(what string, max int) *host.HTTPError {
 	return &host.HTTPError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Bad Request: %s has more than %d fields (--max-fields, MAX_FIELDS)", what, max)}

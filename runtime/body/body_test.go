@@ -451,3 +451,28 @@ func TestTooManyFields(t *testing.T) {
 		}
 	}
 }
+
+// tooManyFields counts fields as url.ParseQuery does (one more than the
+// '&'s), whether or not it skips counting a query too short to pass max.
+func TestTooManyFieldsCount(t *testing.T) {
+	for _, c := range []struct {
+		query string
+		max   int
+		want  bool
+	}{
+		{"", 1, false},
+		{"a", 1, false},
+		{"a&b", 1, true},
+		{"&", 1, true},
+		{"&&", 3, false},
+		{"&&&", 3, true},
+		{"a=1&b=2&c=3", 3, false},
+		{"a=1&b=2&c=3&d", 3, true},
+		{strings.Repeat("a&", 10_000), 10_000, true},
+		{strings.Repeat("a&", 9_999) + "a", 10_000, false},
+	} {
+		if got := tooManyFields(c.query, c.max); got != c.want {
+			t.Errorf("tooManyFields(%.20q, %d) = %v, want %v", c.query, c.max, got, c.want)
+		}
+	}
+}

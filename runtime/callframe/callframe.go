@@ -39,7 +39,7 @@ const MaxCallDepth = 1000
 const depthCheckSteps = 200
 
 // Env is what every frame of one server shares. It does not change once
-// the server serves.
+// the server serves, and must not be copied once used.
 type Env struct {
 	GIL      *sched.GIL
 	Guard    *memguard.Guard // the memory guard: calls report to it
@@ -50,6 +50,11 @@ type Env struct {
 	// TimeoutCause is the cause of a call's context past its timeout
 	// (Get's timeout).
 	TimeoutCause error
+
+	// frames are this Env's recycled frames: what every call of the Env
+	// shares (the GIL, the guard, the print function, the pointers
+	// between the frame's parts) is set once, when a frame is made.
+	frames sync.Pool
 }
 
 // Frame is the per-call state in one allocation: the thread, what its
@@ -72,45 +77,55 @@ type Frame struct {
 	work memguard.Work
 	// deadline is the call's context when it has a timeout.
 	deadline Deadline
+	// firstCheck is the step count of the call's first step check.
+	firstCheck uint64
 }
 
-var pool = sync.Pool{New: func() any {
+// newFrame makes a frame of env, with what does not change between its
+// calls set.
+func (env *Env) newFrame() *Frame {
 	f := new(Frame)
 	f.Thread.OnMaxSteps = f.lim.onMaxSteps
+	f.Thread.Print = env.Print
 	host.Set(&f.Thread, &f.state)
+	f.Lock = sched.Handle{GIL: env.GIL, Observer: &f.work}
+	f.work.Guard = env.Guard
+	f.state.Lock = &f.Lock
+	f.lim = limits{env: env, lock: &f.Lock}
+	f.firstCheck = SwitchCheckSteps
+	if env.MaxSteps > 0 && env.MaxSteps < f.firstCheck {
+		f.firstCheck = env.MaxSteps
+	}
 	return f
-}}
+}
 
 // Get returns a frame ready to run a call named name for ctx; with a
 // timeout above 0, the call's context ends that long from now, with
 // env.TimeoutCause (see Deadline).
 func Get(env *Env, ctx context.Context, name string, timeout time.Duration) *Frame {
-	f := pool.Get().(*Frame)
+	f, _ := env.frames.Get().(*Frame)
+	if f == nil {
+		f = env.newFrame()
+	}
 	parent := ctx
 	if timeout > 0 {
-		f.deadline.reset(ctx, time.Now().Add(timeout), env.TimeoutCause)
+		f.deadline.reset(ctx, timeout, env.TimeoutCause)
 		ctx = &f.deadline
 	}
-	f.Lock = sched.Handle{GIL: env.GIL, Observer: &f.work}
-	f.work.Guard = env.Guard
-	f.state = host.State{Ctx: ctx, Lock: &f.Lock}
-	f.lim = limits{env: env, ctx: ctx, wait: parent, lock: &f.Lock}
+	f.state.Ctx = ctx
+	f.lim.ctx, f.lim.wait, f.lim.overrun = ctx, parent, false
 	t := &f.Thread
-	t.Name, t.Print = name, env.Print
+	t.Name = name
 	t.Steps = 0
 	t.Uncancel()
-	first := uint64(SwitchCheckSteps)
-	if env.MaxSteps > 0 && env.MaxSteps < first {
-		first = env.MaxSteps
-	}
-	t.SetMaxExecutionSteps(first)
+	t.SetMaxExecutionSteps(f.firstCheck)
 	return f
 }
 
-// Free ends the call's context and returns f to the pool, dropping what it
-// references of the call. Only a call that returned normally frees its
-// frame: after a Go panic the thread's state is not known (the context
-// then ends with the request's).
+// Free ends the call's context and returns f to its Env's pool, dropping
+// what it references of the call. Only a call that returned normally
+// frees its frame: after a Go panic the thread's state is not known (the
+// context then ends with the request's). The caller has released the GIL.
 func (f *Frame) Free() {
 	if f.lim.ctx == &f.deadline {
 		f.deadline.Stop()
@@ -126,9 +141,8 @@ func (f *Frame) Free() {
 		// the request's context rather than keep it in the pool.
 		f.deadline.Context = context.Background()
 	}
-	f.state, f.lim, f.Lock, f.Argv = host.State{}, limits{}, sched.Handle{}, [1]starlark.Value{}
-	f.Thread.Print = nil
-	pool.Put(f)
+	f.state.Ctx, f.lim.ctx, f.lim.wait, f.Argv[0] = nil, nil, nil, nil
+	f.lim.env.frames.Put(f)
 }
 
 // Ctx is the call's context.

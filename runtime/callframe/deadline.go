@@ -9,10 +9,10 @@ import (
 )
 
 // Deadline is a call's context with its request timeout, made without a
-// timer and without reading the clock on the way: on a hello request the
+// timer and with one read of the monotonic clock: on a hello request the
 // timer, the child registration and the clock reads of
 // context.WithTimeout cost more than the rest of the call path's guards
-// together (docs/performance.md).
+// together (docs/performance.md). Only Deadline() reads the wall clock.
 //
 // Err reads no clock. The deadline is found passed by [Deadline.Expire],
 // which the call's periodic step check calls and the memory guard's
@@ -29,14 +29,21 @@ import (
 // A Frame holds one Deadline and re-arms it for each call (reset), so that
 // a call makes no allocation for it.
 type Deadline struct {
-	context.Context // the parent: the request's
-	at              time.Time
+	context.Context               // the parent: the request's
+	at              int64         // the deadline, as [monoNow] reads the clock
 	err             deadlineError // what Err returns past at (as &err: no allocation)
 	state           atomic.Uint32 // live, expired or stopped
 
 	mu    sync.Mutex            // guards making the timer
 	timed atomic.Pointer[timer] // made by Done; nil until then
 }
+
+// epoch is the origin of monoNow.
+var epoch = time.Now()
+
+// monoNow reads the monotonic clock only, as nanoseconds since epoch:
+// about half the cost of time.Now, which reads the wall clock too.
+func monoNow() int64 { return int64(time.Since(epoch)) }
 
 // The states of a Deadline.
 const (
@@ -55,18 +62,23 @@ type timer struct {
 // call ends.
 func NewDeadline(parent context.Context, at time.Time, cause error) *Deadline {
 	d := new(Deadline)
-	d.reset(parent, at, cause)
+	d.reset(parent, time.Until(at), cause)
 	return d
 }
 
-// reset arms d for a new call. The previous call must have stopped it.
-func (d *Deadline) reset(parent context.Context, at time.Time, cause error) {
-	d.Context, d.at, d.err = parent, at, deadlineError{cause}
-	d.timed.Store(nil)
+// reset arms d for a new call that may run for timeout. The previous call
+// must have stopped it, and nothing waited on it (Frame.Free does not
+// recycle a Deadline whose timer was made).
+func (d *Deadline) reset(parent context.Context, timeout time.Duration, cause error) {
+	d.Context, d.at, d.err = parent, monoNow()+int64(timeout), deadlineError{cause}
 	d.state.Store(live)
 }
 
-func (d *Deadline) Deadline() (time.Time, bool) { return d.at, true }
+// Deadline reads the wall clock: only code that asks for the deadline
+// (a dialer, a driver) pays for it.
+func (d *Deadline) Deadline() (time.Time, bool) { return d.wallTime(), true }
+
+func (d *Deadline) wallTime() time.Time { return time.Now().Add(time.Duration(d.at - monoNow())) }
 
 // closed is the Done of a context that ended before anyone waited.
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -83,8 +95,12 @@ func (d *Deadline) Done() <-chan struct{} {
 	if d.state.Load() == stopped {
 		return closed
 	}
-	ctx, cancel := context.WithDeadlineCause(d.Context, d.at, &d.err)
+	ctx, cancel := context.WithDeadlineCause(d.Context, d.wallTime(), &d.err)
 	d.timed.Store(&timer{ctx, cancel})
+	if d.state.Load() == stopped {
+		// Stop ran meanwhile and found no timer (see Stop): end it here.
+		cancel()
+	}
 	return ctx.Done()
 }
 
@@ -111,7 +127,7 @@ func (d *Deadline) Err() error {
 // Expire reads the clock and, past the deadline, ends the context. It
 // reports whether the context has ended.
 func (d *Deadline) Expire() bool {
-	if d.state.Load() == live && !time.Now().Before(d.at) {
+	if d.state.Load() == live && monoNow() >= d.at {
 		d.state.CompareAndSwap(live, expired)
 	}
 	return d.Err() != nil
@@ -120,11 +136,12 @@ func (d *Deadline) Expire() bool {
 // Stop ends the context, when its call ends, and releases the timer if
 // one was made.
 func (d *Deadline) Stop() {
-	d.mu.Lock()
+	// No lock: Done stores the timer, then looks at the state; Stop
+	// stores the state, then looks for the timer. Of two such sequences
+	// of atomic operations one sees the other's store, so a timer made
+	// as the call ends is cancelled by one of them (or both).
 	d.state.Store(stopped) // before the timer context closes Done
-	t := d.timed.Load()
-	d.mu.Unlock()
-	if t != nil {
+	if t := d.timed.Load(); t != nil {
 		t.cancel()
 	}
 }

@@ -149,8 +149,17 @@ type conn struct {
 	// (arm's fast path, which takes no lock and reads only the monotonic
 	// clock); 0 while a deadline of the user's is in force.
 	fresh atomic.Int64
+	// userSet says userWrite is not zero: net/http clears the write
+	// deadline after every response, which is then a no-op without the lock.
+	userSet atomic.Bool
 
-	rmu  sync.Mutex
+	// The record of what was read. No lock guards it: net/http never
+	// runs two of its users at once. Its reads (remember), ConnState and
+	// a handler (AmbiguousLength, called before the body is read, when no
+	// background read runs) take turns on the connection's goroutines,
+	// ordered by its connReader's mutex; Close, which other goroutines
+	// call, leaves it alone. The end-to-end suite run against a -race
+	// build (HWEBSERVER_E2E_RACE) checks this ordering.
 	ring []byte // grows to l.ringSize, then wraps at head
 	head int    // index of the oldest byte once ring is full
 }
@@ -160,9 +169,6 @@ type conn struct {
 func (c *conn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.l.active.Add(-1)
-		c.rmu.Lock()
-		c.ring = nil
-		c.rmu.Unlock()
 	}
 	return c.Conn.Close()
 }
@@ -280,9 +286,13 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	if c.timeout <= 0 {
 		return c.Conn.SetWriteDeadline(t)
 	}
+	if t.IsZero() && !c.userSet.Load() {
+		return nil // no deadline of the user's to clear
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.userWrite = t
+	c.userSet.Store(!t.IsZero())
 	if !t.IsZero() {
 		c.fresh.Store(0) // arm weighs the user's deadline from now on
 	}
@@ -322,11 +332,6 @@ const readAhead = 8 << 10
 // remember keeps the newest l.ringSize bytes read. The ring grows with the
 // traffic, so a connection that has read little holds little.
 func (c *conn) remember(b []byte) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	if c.closed.Load() || !c.record.Load() {
-		return
-	}
 	size := c.l.ringSize
 	if len(b) > size {
 		b = b[len(b)-size:]
@@ -392,10 +397,8 @@ func ConnContext(ctx context.Context, c net.Conn) context.Context {
 func ConnState(c net.Conn, state http.ConnState) {
 	lc, ok := c.(*conn)
 	if !ok || (state != http.StateIdle && state != http.StateHijacked) || !lc.record.Load() {
-		return // StateActive, on every request, costs no lock
+		return
 	}
-	lc.rmu.Lock()
-	defer lc.rmu.Unlock()
 	if state == http.StateIdle {
 		lc.trim()
 		return
@@ -411,7 +414,8 @@ func ConnState(c net.Conn, state http.ConnState) {
 // for r's header block, so it needs [ConnContext] on the server; without
 // it (and on HTTP/2, or over TLS) it reports false. If r's header block
 // is not among the recent bytes, it reports true: that cannot happen
-// with a MaxHeaderBytes up to 32 KiB. Safe for concurrent use.
+// with a MaxHeaderBytes up to 32 KiB. Call it from r's handler before
+// anything reads r's body.
 func AmbiguousLength(r *http.Request) bool {
 	if r.TransferEncoding == nil || r.ProtoMajor != 1 {
 		return false
@@ -420,9 +424,7 @@ func AmbiguousLength(r *http.Request) bool {
 	if c == nil {
 		return false
 	}
-	c.rmu.Lock()
 	data := c.appendRecent(nil, -1)
-	c.rmu.Unlock()
 	return ambiguous(data, r.Method+" "+r.RequestURI+" "+r.Proto)
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
@@ -26,6 +27,9 @@ const smallBody = 2048
 func Write(w http.ResponseWriter, r *http.Request, resp *bindings.Response, liveReload bool, log *slog.Logger) {
 	h := w.Header()
 	resp.CopyHeaders(h)
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = date(time.Now())
+	}
 	if path, del := resp.File(); path != "" {
 		if err := static.ServeFile(w, r, path, resp.StatusCode(), del); err != nil {
 			log.Warn("file response: cannot send file", "path", path, "err", err)

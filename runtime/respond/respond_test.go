@@ -10,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hwebserver/hwebserver/bindings"
 	"github.com/hwebserver/hwebserver/runtime/live"
+	"go.starlark.net/starlark"
 )
 
 func TestWrite(t *testing.T) {
@@ -52,5 +54,41 @@ func TestWrite(t *testing.T) {
 			(c.hint == "" && body != c.body) || (c.hint != "" && !strings.Contains(body, c.hint)) {
 			t.Errorf("%s: %d, Content-Length %q, body %.80q", c.name, rec.Code, rec.Header().Get("Content-Length"), body)
 		}
+	}
+}
+
+// Responses carry a Date header formatted once per second, the same
+// value net/http would have written; a handler's own Date wins.
+func TestDate(t *testing.T) {
+	now := time.Date(2026, 11, 26, 18, 0, 16, 500, time.FixedZone("CET", 3600))
+	a, b := date(now), date(now.Add(400*time.Millisecond))
+	if want := now.UTC().Format(http.TimeFormat); len(a) != 1 || a[0] != want {
+		t.Fatalf("date = %q, want [%q]", a, want)
+	}
+	if &a[0] != &b[0] {
+		t.Error("the same second formatted twice")
+	}
+	if c := date(now.Add(time.Second)); c[0] == a[0] || cap(c) != 1 {
+		t.Errorf("next second: %q (cap %d), want a new value that an append copies", c, cap(c))
+	}
+
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rec := httptest.NewRecorder()
+	Write(rec, httptest.NewRequest("GET", "/", nil), bindings.NewTextResponse(200, "text/plain", "ok"), false, log)
+	if got, err := http.ParseTime(rec.Header().Get("Date")); err != nil || time.Since(got) > time.Minute || time.Since(got) < -time.Minute {
+		t.Errorf("Date %q (%v), want about now", rec.Header().Get("Date"), err)
+	}
+	own := bindings.NewTextResponse(200, "text/plain", "ok")
+	set, err := own.Attr("setHeader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := starlark.Call(new(starlark.Thread), set, starlark.Tuple{starlark.String("Date"), starlark.String("Mon, 01 Jan 2024 00:00:00 GMT")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	Write(rec, httptest.NewRequest("GET", "/", nil), own, false, log)
+	if got := rec.Header().Values("Date"); len(got) != 1 || got[0] != "Mon, 01 Jan 2024 00:00:00 GMT" {
+		t.Errorf("a handler's Date: got %q", got)
 	}
 }

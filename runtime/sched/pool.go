@@ -73,5 +73,8 @@ func (p *Pool) Release() { <-p.slots }
 // Waiting is the number of requests in the backlog.
 func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
 
+// InUse is the number of slots taken.
+func (p *Pool) InUse() int { return len(p.slots) }
+
 // Size is the number of slots.
 func (p *Pool) Size() int { return cap(p.slots) }

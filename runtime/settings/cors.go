@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Wrap wraps the root handler of a listener with the settings' Host check
@@ -27,13 +28,14 @@ func (st *Settings) Wrap(next http.Handler, loopback bool, refuse func(w http.Re
 	if !listed && !cors && !loopbackOnly {
 		return next
 	}
+	var seen knownHost // the last Host found loopback
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		preflight := cors && st.cors(w, r)
 		switch {
 		case listed && !st.hostAllowed(r.Host):
 			refuse(w, r, http.StatusBadRequest, fmt.Sprintf("Bad Request: invalid Host header %q; the server's settings (ALLOWED_HOSTS) do not list it", r.Host))
 			return
-		case loopbackOnly && !loopbackHost(r.Host):
+		case loopbackOnly && !seen.is(r.Host) && !seen.check(r.Host, loopbackHost):
 			refuse(w, r, http.StatusBadRequest, fmt.Sprintf("Bad Request: invalid Host header %q; a server bound to a loopback address serves only loopback host names (localhost, 127.0.0.1, [::1]) unless the settings' ALLOWED_HOSTS lists others", r.Host))
 			return
 		}
@@ -44,6 +46,25 @@ func (st *Settings) Wrap(next http.Handler, loopback bool, refuse func(w http.Re
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// knownHost remembers the last Host header a check accepted: clients send
+// the same one on every request, and comparing it costs less than
+// checking it again. Safe for concurrent use.
+type knownHost struct{ last atomic.Pointer[string] }
+
+func (k *knownHost) is(host string) bool {
+	p := k.last.Load()
+	return p != nil && *p == host
+}
+
+// check reports ok(host), and remembers host when it is ok.
+func (k *knownHost) check(host string, ok func(string) bool) bool {
+	if !ok(host) {
+		return false
+	}
+	k.last.Store(&host)
+	return true
 }
 
 // loopbackHost reports whether the Host header names this machine by a
