@@ -17,6 +17,9 @@
 // Work.Begin and Work.End bracket the Starlark execution. Neither
 // allocates. With no call holding the GIL for [idleTicks] looks, the
 // watcher sleeps until the next call takes the lock.
+//
+// [TuneGC], apart from the guard, paces the collector for a server:
+// collections wait for a floor of heap rather than Go's 4 MiB.
 package memguard
 
 import (
