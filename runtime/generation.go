@@ -146,9 +146,10 @@ func onPort(ports []string, l *listen.Listener) bool { return kinds.OnPort(ports
 // listener, outermost first: panic recovery; CONNECT and TRACE refused;
 // Content-Length with Transfer-Encoding refused; a trusted proxy's
 // X-Forwarded-* applied (TRUSTED_PROXIES); the live-reload endpoints
-// (debug mode); compression (COMPRESS_RESPONSES); the access log; the
-// rate limit (RATE_LIMIT, one limiter for every listener). Then the generation pinned for the whole request,
-// whose own handler applies the settings (Host, HTTPS, CORS) and routes.
+// (debug mode); compression (COMPRESS_RESPONSES); the access log. Then
+// the generation pinned for the whole request, whose own handler applies
+// the settings (Host, HTTPS, CORS), the rate limit (RATE_LIMIT, one
+// limiter for every listener; see withSettings) and routes.
 func (s *Server) portHandler(l *listen.Listener) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gen := s.current.Load()
@@ -165,7 +166,6 @@ func (s *Server) portHandler(l *listen.Listener) http.Handler {
 		s.liveEndpoints,
 		when(s.limits.Compress, middleware.Compress),
 		middleware.AccessLog(s.log, s.opts.Level),
-		s.edge.RateLimit,
 	)
 }
 
@@ -219,12 +219,16 @@ func (s *Server) settingsOf(g *generation) *settings.Settings {
 
 // withSettings applies the settings' Host check and CORS to next, and on
 // listener l (nil: none) their HTTPS rules after the Host check
-// (settings.WrapHTTPS).
+// (settings.WrapHTTPS), then the rate limit: a 429 on a TLS port carries
+// HSTS as every other answer does.
 func (s *Server) withSettings(st *settings.Settings, l *listen.Listener, next http.Handler) http.Handler {
 	if l != nil {
 		httpsPort := 0 // no TLS here: a proxy in front serves https on 443
 		if m := s.listeners[0]; m.TLS {
 			httpsPort = m.Port
+		}
+		if s.edge.RateLimit != nil {
+			next = s.edge.RateLimit(next) // one limiter for every listener and generation
 		}
 		next = st.WrapHTTPS(next, httpsPort)
 	}

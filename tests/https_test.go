@@ -364,6 +364,34 @@ hwebserver.run(port=0, ports={"plain": 0}, settings="conf/settings.star")
 	}
 }
 
+// A 429 of the rate limit on a TLS port carries HSTS, as every other
+// answer there does: the limit runs after the settings' HTTPS rules.
+func TestRateLimitedAnswerHasHSTS(t *testing.T) {
+	script := `
+@hwebserver.urlHandler("/")
+def index(request):
+    return "ok"
+
+hwebserver.run(port=0, settings="conf/settings.star")
+`
+	dir, ca := tlsSite(t, script, "SECURE_HSTS_SECONDS = 600\nRATE_LIMIT = \"2/s\"\n")
+	p := startAny(t, 1, dir, "app.star")
+	client := tlsClient(t, ca.pool())
+	for n := 1; n <= 20; n++ {
+		resp, body := send(t, client, "GET", p.URL+"/")
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=600" {
+			t.Fatalf("request %d: %d %q, Strict-Transport-Security %q; want max-age=600 on every answer", n, resp.StatusCode, body, got)
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			return
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %q, want 200 or 429", n, resp.StatusCode, body)
+		}
+	}
+	t.Fatal("20 requests in a row at RATE_LIMIT 2/s were never refused")
+}
+
 // SSL_REDIRECT: a plain listener answers 308 to the HTTPS URL (the main
 // TLS port, or no port behind a proxy, or SSL_REDIRECT_HOST), GET and POST
 // alike, except under SSL_REDIRECT_EXEMPT.
