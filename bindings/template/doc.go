@@ -102,12 +102,14 @@
 // # Functions
 //
 // Go's built-ins (and, or, not, len, index, slice, printf, eq, lt, …) and
-// two more, with Sprig's argument order so that the value can be piped:
+// three more, with Sprig's argument order so that the value can be piped:
 //
 //	default DEFAULT VALUE   VALUE, or DEFAULT when VALUE is empty as {{if}}
 //	                        sees it (missing, None, false, 0, "", empty list or dict):
 //	                        {{.title | default "Untitled"}}
 //	join SEP LIST           the items joined by SEP: {{.tags | join ", "}}
+//	safe STR                STR trusted as HTML in element text (Django's
+//	                        |safe); attributes and scripts still escape it
 //
 // # Escaping
 //
@@ -116,7 +118,8 @@
 // is not http, https or mailto (javascript:…) becomes #ZgotmplZ; inside
 // <script> a value becomes a JavaScript value (a str a quoted string, a
 // dict an object); inside <style> an unsafe value becomes ZgotmplZ. A
-// Starlark str is never trusted as HTML.
+// Starlark str is never trusted as HTML unless the template pipes it
+// through safe.
 //
 // # Errors
 //

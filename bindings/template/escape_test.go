@@ -65,3 +65,34 @@ func TestEscapingFromStarlark(t *testing.T) {
 		t.Error("a str reached the page unescaped")
 	}
 }
+
+// safe writes a str as HTML in element text, and only there: attributes,
+// scripts and URLs keep their own escaping. Anything but a str is an
+// error naming the function.
+func TestSafe(t *testing.T) {
+	const html = `<b>bold</b> & <i>it</i>`
+	s := load(t, map[string]string{
+		"text.html":   `<div>{{.x | safe}}</div><p>{{.x}}</p>`,
+		"attr.html":   `<a title="{{.x | safe}}">t</a>`,
+		"script.html": `<script>var s = {{.x | safe}};</script>`,
+		"none.html":   `<div>{{.missing | safe}}</div>`,
+		"int.html":    `<div>{{.n | safe}}</div>`,
+	})
+	data := map[string]any{"x": html, "n": int64(3)}
+	if got, want := render(t, s, "text.html", data), `<div>`+html+`</div><p>&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;it&lt;/i&gt;</p>`; got != want {
+		t.Errorf("element text:\n got %s\nwant %s", got, want)
+	}
+	if got := render(t, s, "attr.html", data); strings.Contains(got, "<b>") || !strings.Contains(got, "bold") {
+		t.Errorf("attribute: %s; want the tags stripped, the text kept", got)
+	}
+	if got := render(t, s, "script.html", data); strings.Contains(got, "<b>") || !strings.Contains(got, `\u003cb\u003e`) {
+		t.Errorf("script: %s; want a JavaScript string", got)
+	}
+	for _, name := range []string{"none.html", "int.html"} {
+		var b strings.Builder
+		err := s.Render(&b, name, data)
+		if err == nil || !strings.Contains(err.Error(), "safe") || !strings.Contains(err.Error(), "want a str of HTML") {
+			t.Errorf("%s: err %v; want one naming safe and what it wants", name, err)
+		}
+	}
+}
