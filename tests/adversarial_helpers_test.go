@@ -241,7 +241,7 @@ func advDialSmallBuffer(t *testing.T, base string) net.Conn {
 	d := net.Dialer{Timeout: 5 * time.Second, Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+			serr = setRecvBuffer(fd, 4<<10)
 		})
 		if err != nil {
 			return err

@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,7 +49,7 @@ func startAny(t *testing.T, n int, dir string, args ...string) *Proc {
 			p.URL = p.URLs["main"]
 			return true
 		}
-		exited = syscall.Kill(p.Pid(), 0) != nil // reaped: it will never serve
+		exited = !processAlive(p.Pid()) // reaped: it will never serve
 		return exited
 	})
 	if p.URL == "" {
@@ -327,7 +326,7 @@ func TestHTTPSCertificateRotation(t *testing.T) {
 	}
 
 	// Same process: no restart, one announcement, the reload logged.
-	if syscall.Kill(pid, 0) != nil {
+	if !processAlive(pid) {
 		t.Errorf("the server process %d is gone", pid)
 	}
 	if n := len(anyServeLine.FindAllString(p.Stdout(), -1)); n != 1 {

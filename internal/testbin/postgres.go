@@ -112,7 +112,7 @@ type pgServer struct {
 	bin    string // the directory holding initdb, postgres, psql
 	dir    string // removed by stop: data/ and the socket dir
 	port   int
-	cred   *syscall.Credential // the postgres user's, when we are root
+	runAs  *account // the postgres user, when we are root; nil: ourselves
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when cmd has exited
 	stderr *Buffer       // postgres's log, for failure messages
@@ -201,7 +201,7 @@ func (s *pgServer) prepare() error {
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
-		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+		s.runAs = &account{uid: uid, gid: gid}
 		for _, sub := range []string{"data", "sock"} {
 			if err := os.Chown(filepath.Join(s.dir, sub), uid, gid); err != nil {
 				return err
@@ -221,7 +221,7 @@ func (s *pgServer) prepare() error {
 // postgres our own child, so signals reach it and Pdeathsig can stop it.
 func (s *pgServer) command(program string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.bin, program), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	cmd.SysProcAttr = procAttr(s.runAs)
 	return cmd
 }
 
@@ -243,7 +243,7 @@ func (s *pgServer) launch() error {
 	// panics), SIGQUIT makes postgres shut down at once instead of
 	// lingering. Pdeathsig follows the thread that started the child, so
 	// that thread stays locked until the child exits.
-	s.cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
+	quitWithParent(s.cmd.SysProcAttr)
 	s.done = make(chan struct{})
 	started := make(chan error, 1)
 	go func() {
