@@ -143,13 +143,11 @@ func (b *builder) WebSocket(h *bindings.WebSocketHandler, l *listen.Listener) ht
 func onPort(ports []string, l *listen.Listener) bool { return kinds.OnPort(ports, l) }
 
 // portHandler is the root handler of listener l. The middleware of every
-// listener, outermost first: panic recovery; CONNECT and TRACE refused;
-// Content-Length with Transfer-Encoding refused; a trusted proxy's
-// X-Forwarded-* applied (TRUSTED_PROXIES); the live-reload endpoints
-// (debug mode); compression (COMPRESS_RESPONSES); the access log. Then
-// the generation pinned for the whole request, whose own handler applies
-// the settings (Host, HTTPS, CORS), the rate limit (RATE_LIMIT, one
-// limiter for every listener; see withSettings) and routes.
+// listener, outermost first: panic recovery; CONNECT, TRACE and CL+TE
+// refused; TRUSTED_PROXIES' X-Forwarded-*; the live-reload endpoints
+// (debug); compression; the access log. Then the generation pinned for the
+// request, whose handler applies the settings and the rate limit
+// (withSettings), and routes.
 func (s *Server) portHandler(l *listen.Listener) http.Handler {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gen := s.current.Load()
@@ -218,9 +216,8 @@ func (s *Server) settingsOf(g *generation) *settings.Settings {
 }
 
 // withSettings applies the settings' Host check and CORS to next, and on
-// listener l (nil: none) their HTTPS rules after the Host check
-// (settings.WrapHTTPS), then the rate limit: a 429 on a TLS port carries
-// HSTS as every other answer does.
+// listener l (nil: none) their HTTPS rules, then the rate limit (one
+// limiter for all), so that a 429 on a TLS port carries HSTS.
 func (s *Server) withSettings(st *settings.Settings, l *listen.Listener, next http.Handler) http.Handler {
 	if l != nil {
 		httpsPort := 0 // no TLS here: a proxy in front serves https on 443
@@ -228,7 +225,7 @@ func (s *Server) withSettings(st *settings.Settings, l *listen.Listener, next ht
 			httpsPort = m.Port
 		}
 		if s.edge.RateLimit != nil {
-			next = s.edge.RateLimit(next) // one limiter for every listener and generation
+			next = s.edge.RateLimit(next)
 		}
 		next = st.WrapHTTPS(next, httpsPort)
 	}

@@ -353,11 +353,9 @@ func (s *Server) doShutdown() {
 // handlerDrain bounds the wait for cancelled handlers at shutdown.
 const handlerDrain = 5 * time.Second
 
-// awaitHandlers waits up to d for the handlers still running to return:
-// every Starlark call (each holds a pool slot) and every request holding
-// temp files. Counting these, rather than every request, keeps a shared
-// counter off the hot path; the handlers left (static files, a response
-// being written) have nothing to clean up.
+// awaitHandlers waits up to d for the Starlark calls (each holds a pool
+// slot) and the requests holding temp files: not every request, which
+// would put a shared counter on the hot path; the others leave nothing.
 func (s *Server) awaitHandlers(d time.Duration) {
 	deadline := time.Now().Add(d)
 	for s.pool.InUse() > 0 || s.tempHolders.Load() > 0 {
